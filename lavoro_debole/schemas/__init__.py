@@ -1,0 +1,53 @@
+"""One module per feed: header variants, vocabularies, Pandera model. Imports nothing of ours.
+
+Adding a feed means adding a module here and listing its ``FEED`` below.
+"""
+
+from lavoro_debole.schemas import (
+    cfp,
+    cooperative,
+    imprese,
+    provincia_co,
+    provincia_tirocini,
+    servizi_sociali,
+    sportello,
+)
+from lavoro_debole.schemas._base import (
+    REASONS,
+    Column,
+    DateOrder,
+    Entity,
+    Feed,
+    fold,
+    is_valid_cf,
+    is_valid_piva,
+    normalise_cf,
+    normalise_piva,
+)
+
+FEEDS: dict[str, Feed] = {
+    module.FEED.name: module.FEED
+    for module in (
+        provincia_co,
+        provincia_tirocini,
+        servizi_sociali,
+        cfp,
+        cooperative,
+        sportello,
+        imprese,
+    )
+}
+
+__all__ = [
+    "FEEDS",
+    "REASONS",
+    "Column",
+    "DateOrder",
+    "Entity",
+    "Feed",
+    "fold",
+    "is_valid_cf",
+    "is_valid_piva",
+    "normalise_cf",
+    "normalise_piva",
+]

@@ -1,0 +1,157 @@
+"""The warehouse's door-side tables: ``raw.<entity>``, ``ops.ingest_files``, ``ops.rejected_rows``.
+
+Table shapes are derived from the schemas, so adding a column to a feed module is
+enough to store it. Each file is written in one transaction: a crash never leaves
+half a file behind, and re-running the ingest picks the file up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import pandas as pd
+
+from lavoro_debole.schemas import Entity
+
+LINEAGE_COLUMNS: dict[str, str] = {
+    "file_sha256": "VARCHAR NOT NULL",
+    "file_name": "VARCHAR NOT NULL",
+    "sheet": "VARCHAR",
+    "row_number": "INTEGER NOT NULL",
+    "reference_date": "DATE",
+    "received_seq": "INTEGER NOT NULL",
+    "sender": "VARCHAR",
+}
+PERSON_COLUMN_TYPES: dict[str, str] = {
+    "person_id": "VARCHAR",
+    "person_sex": "VARCHAR",
+    "person_birth_yy": "SMALLINT",
+    "person_birth_month": "SMALLINT",
+    "person_birth_day": "SMALLINT",
+    "person_born_abroad": "BOOLEAN",
+}
+KIND_TYPES = {
+    "date": "DATE",
+    "number": "DOUBLE",
+    "integer": "INTEGER",
+    "yesno": "BOOLEAN",
+}
+
+INGEST_FILES_DDL = """
+create table if not exists ops.ingest_files (
+    file_sha256 varchar not null,
+    feed varchar not null,
+    file_name varchar not null,
+    sender varchar,
+    status varchar not null,
+    rows_data integer not null,
+    rows_loaded integer not null,
+    rows_rejected integer not null,
+    rows_warned integer not null,
+    rows_skipped integer not null,
+    error varchar,
+    reference_date date,
+    coverage_start date,
+    coverage_end date,
+    received_seq integer not null,
+    received_at timestamp not null,
+    sheets_read varchar,
+    sheets_ignored varchar,
+    feedback_file varchar
+)
+"""
+REJECTED_ROWS_DDL = """
+create table if not exists ops.rejected_rows (
+    feed varchar not null,
+    file_sha256 varchar not null,
+    file_name varchar not null,
+    sheet varchar,
+    row_number integer not null,
+    column_name varchar,
+    severity varchar not null,
+    reason varchar not null,
+    value varchar
+)
+"""
+REFERENCE_DDL = """
+create table if not exists raw.reference_cooperative_sociali (
+    ragione_sociale varchar,
+    partita_iva varchar
+)
+"""
+
+
+def raw_columns(entity: Entity) -> dict[str, str]:
+    """Column name -> SQL type of ``raw.<entity.table>``, in a stable order."""
+    columns = dict(LINEAGE_COLUMNS)
+    for name in entity.context_columns:
+        columns[name] = "VARCHAR"
+    for col in entity.columns:
+        if not col.stored:
+            continue
+        if col.kind == "cf":
+            columns.update(PERSON_COLUMN_TYPES)
+        elif col.kind == "employer_code":
+            columns["employer_code"] = "VARCHAR"
+            columns["employer_code_kind"] = "VARCHAR"
+        else:
+            columns[col.name] = KIND_TYPES.get(col.kind, "VARCHAR")
+    columns.update(entity.derived_columns)
+    return columns
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute("create schema if not exists ops")
+    con.execute(INGEST_FILES_DDL)
+    con.execute(REJECTED_ROWS_DDL)
+    con.execute(REFERENCE_DDL)
+    for entity in entities:
+        body = ",\n    ".join(
+            f'"{name}" {sql_type}' for name, sql_type in raw_columns(entity).items()
+        )
+        con.execute(f"create table if not exists raw.{entity.table} (\n    {body}\n)")
+
+
+def append_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Insert a DataFrame by column name (missing columns become null)."""
+    if frame.empty:
+        return
+    con.register("_incoming", frame)
+    try:
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        con.execute(f"insert into {table} ({columns}) select {columns} from _incoming")
+    finally:
+        con.unregister("_incoming")
+
+
+def known_file(con: duckdb.DuckDBPyConnection, feed: str, file_name: str, sha256: str) -> bool:
+    """True when this exact file (name and content) was already processed."""
+    row = con.execute(
+        "select 1 from ops.ingest_files where feed = ? and file_name = ? and file_sha256 = ?",
+        [feed, file_name, sha256],
+    ).fetchone()
+    return row is not None
+
+
+def known_content(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
+    """The name under which the same bytes were already received, if any."""
+    row = con.execute(
+        "select file_name from ops.ingest_files where file_sha256 = ? and status <> 'duplicate' "
+        "order by received_seq limit 1",
+        [sha256],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def next_received_seq(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select coalesce(max(received_seq), 0) + 1 from ops.ingest_files").fetchone()
+    return int(row[0])
+
+
+def replace_reference(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]]) -> None:
+    """The steward's list of type-B social cooperatives (empty: dbt uses its default seed)."""
+    con.execute("delete from raw.reference_cooperative_sociali")
+    if rows:
+        con.executemany("insert into raw.reference_cooperative_sociali values (?, ?)", rows)

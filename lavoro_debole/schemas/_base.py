@@ -1,0 +1,246 @@
+"""The vocabulary every feed schema is written in.
+
+A feed module declares, for each entity it carries (a sheet shape), the columns the
+partners send under their many spellings, what kind of value each holds, what is
+mandatory, and the closed vocabularies with their variants. From that declaration
+this module builds the Pandera schema that validates the *parsed* rows: the ingest
+reads and parses cells (Italian dates, numbers, yes/no), the schema judges them.
+
+Check errors are machine keys (``missing``, ``cf_invalid``, ...) that
+:data:`REASONS` turns into plain Italian for the partner.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+import pandera.pandas as pa
+from stdnum.it import codicefiscale as stdnum_cf
+from stdnum.it import iva as stdnum_iva
+
+Kind = Literal[
+    "text",  # free text kept (open vocabulary)
+    "label",  # open vocabulary: trimmed, first letter upper-cased
+    "vocab",  # closed vocabulary: must map to a canonical value
+    "multi",  # several closed-vocabulary items in one cell
+    "cf",  # codice fiscale of a person: pseudonymised at the door
+    "piva",  # partita IVA of a company
+    "employer_code",  # P.IVA or, for a sole trader, a CF (pseudonymised)
+    "date",
+    "number",
+    "integer",
+    "yesno",
+    "drop",  # personal or useless: recognised (so the header is found) and never stored
+    "rownum",  # the partner's row counter (N.): not data, not stored
+]
+
+Severity = Literal["error", "warning"]
+
+REASONS: dict[str, str] = {
+    "missing": "campo obbligatorio vuoto",
+    "cf_invalid": "codice fiscale non valido (lunghezza, struttura o carattere di controllo)",
+    "piva_invalid": "partita IVA non valida (11 cifre con cifra di controllo corretta)",
+    "employer_invalid": (
+        "codice datore non valido: serve una partita IVA (11 cifre) o un codice fiscale valido"
+    ),
+    "date_invalid": "data non valida o inesistente (formato atteso gg/mm/aaaa)",
+    "number_invalid": "numero non valido",
+    "negative": "valore negativo non ammesso",
+    "yesno_invalid": "valore non riconosciuto: scrivere Sì o No",
+    "vocabulary": "valore non previsto",
+    "date_order": "data precedente alla data di inizio",
+    "code_format": "codice non nel formato atteso",
+}
+
+NO_VALUE_TOKENS = frozenset({"", "nd", "n d", "-", "--", "/"})
+
+
+def fold(text: str) -> str:
+    """Fold text for matching: case, accents, punctuation and spacing do not matter."""
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^0-9a-zA-Z]+", " ", text.casefold())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def is_valid_cf(value: str) -> bool:
+    """A normalised codice fiscale: 16 characters, right structure and check character.
+
+    stdnum also accepts 11-digit temporary codes; a person's CF here is 16 characters.
+    """
+    return len(value) == 16 and stdnum_cf.is_valid(value)
+
+
+def is_valid_piva(value: str) -> bool:
+    return len(value) == 11 and value.isdigit() and stdnum_iva.is_valid(value)
+
+
+def normalise_cf(value: object) -> str | None:
+    """Remove every space (ordinary or non-breaking) and upper-case, as indicators.md says."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = re.sub(r"\s+", "", str(value).replace("\u00a0", " ")).upper()
+    return text or None
+
+
+def normalise_piva(value: object) -> str | None:
+    """Spaces, dots and an ``IT`` prefix are habits, not errors; integral floats lose '.0'."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = f"{int(value):011d}"
+    elif isinstance(value, int):
+        value = f"{value:011d}"
+    text = re.sub(r"[\s.\-]+", "", str(value).replace("\u00a0", " ")).upper()
+    if text.startswith("IT") and len(text) == 13:
+        text = text[2:]
+    return text or None
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as the partners send it and as the warehouse stores it."""
+
+    name: str
+    headers: tuple[str, ...]
+    kind: Kind = "text"
+    required: bool = False
+    vocabulary: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Closed vocabulary: canonical -> extra variants (the canonical spelling always matches)."""
+    non_negative: bool = False
+    pattern: str | None = None
+    """A regular expression the cleaned text must start with (``code_format`` otherwise)."""
+    on_invalid: Severity = "error"
+    """``warning``: an invalid value is dropped and the row still loads (the desk's optional CF)."""
+    description: str = ""
+
+    def variants_index(self) -> dict[str, str]:
+        """Folded spelling -> canonical value, for closed vocabularies."""
+        index: dict[str, str] = {}
+        for canonical, variants in self.vocabulary.items():
+            for spelling in (canonical, *variants):
+                index[fold(spelling)] = canonical
+        return index
+
+    @property
+    def stored(self) -> bool:
+        return self.kind not in ("drop", "rownum")
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """``end`` may not precede ``start`` within a row."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One shape of sheet a feed sends, loaded into ``raw.<table>``."""
+
+    table: str
+    columns: tuple[Column, ...]
+    date_orders: tuple[DateOrder, ...] = ()
+    context_columns: tuple[str, ...] = ()
+    """Columns filled from the file rather than a cell (district, cooperative name)."""
+    derived_columns: Mapping[str, str] = field(default_factory=dict)
+    """Columns computed from validated values by :attr:`derive`: name -> SQL type."""
+    derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    description: str = ""
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def header_variants(self) -> dict[str, tuple[str, ...]]:
+        return {col.name: col.headers for col in self.columns}
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    def pandera_schema(self) -> pa.DataFrameSchema:
+        return build_pandera_schema(self)
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    entities: tuple[Entity, ...]
+    default_sender: str
+    description: str = ""
+
+
+def _check(fn, key: str) -> pa.Check:
+    return pa.Check(fn, name=key, error=key)
+
+
+def _column_checks(col: Column) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if col.kind == "cf":
+        checks.append(_check(lambda s: s.map(is_valid_cf), "cf_invalid"))
+    elif col.kind == "piva":
+        checks.append(_check(lambda s: s.map(is_valid_piva), "piva_invalid"))
+    elif col.kind == "employer_code":
+        checks.append(
+            _check(
+                lambda s: s.map(lambda v: is_valid_piva(v) or is_valid_cf(v)), "employer_invalid"
+            )
+        )
+    elif col.kind == "vocab":
+        allowed = list(col.vocabulary)
+        checks.append(_check(lambda s, allowed=allowed: s.isin(allowed), "vocabulary"))
+    elif col.kind == "multi":
+        allowed = set(col.vocabulary)
+        checks.append(
+            _check(
+                lambda s, allowed=allowed: s.map(
+                    lambda v: all(item in allowed for item in str(v).split(","))
+                ),
+                "vocabulary",
+            )
+        )
+    if col.pattern is not None:
+        checks.append(_check(lambda s, p=col.pattern: s.astype(str).str.match(p), "code_format"))
+    if col.kind in ("number", "integer") and col.non_negative:
+        checks.append(_check(lambda s: s >= 0, "negative"))
+    return checks
+
+
+def build_pandera_schema(entity: Entity) -> pa.DataFrameSchema:
+    """The Pandera schema of an entity's parsed rows (one column per stored field)."""
+    columns = {
+        col.name: pa.Column(
+            None,
+            nullable=not (col.required or col.name in entity.context_columns),
+            checks=_column_checks(col),
+            required=False,
+        )
+        for col in entity.columns
+        if col.stored
+    }
+    for name in entity.context_columns:
+        columns.setdefault(name, pa.Column(None, nullable=False, required=False))
+    frame_checks = [
+        pa.Check(
+            lambda df, o=order: df[o.end].isna() | df[o.start].isna() | (df[o.end] >= df[o.start]),
+            name=f"date_order:{order.end}:{order.start}",
+            error=f"date_order:{order.end}:{order.start}",
+        )
+        for order in entity.date_orders
+    ]
+    return pa.DataFrameSchema(columns, checks=frame_checks, coerce=False, strict=False)
+
+
+def vocab(*values: str) -> dict[str, tuple[str, ...]]:
+    """A closed vocabulary with no variants beyond case, accents and spacing."""
+    return {value: () for value in values}

@@ -1,0 +1,118 @@
+"""Case registers of the three district offices and of the Comune di Lodi.
+
+District files carry no district column: the district and the sender come from the
+file name or the title row (see :func:`district_of`).
+"""
+
+from __future__ import annotations
+
+from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed, fold
+
+LEGAL_STATUS = {
+    "Detenuto": ("Detenuta", "Detenuto/a", "In carcere"),
+    "Semilibero": ("Semilibera", "Semilibertà", "Semiliberta"),
+    "Affidamento in prova ai servizi sociali": (
+        "Affidato",
+        "Affidata",
+        "Affidamento in prova",
+        "Affidamento in prova al servizio sociale",
+    ),
+    "Detenzione domiciliare": ("Detenzione domiciliare speciale",),
+    "Libertà vigilata": ("Liberta vigilata",),
+    "Messa alla prova": ("MAP",),
+    "Ex detenuto": ("Dimesso", "Dimessa", "Ex detenuta", "Ex-detenuto"),
+}
+CLOSURE_REASONS = {
+    "Obiettivi raggiunti": ("Obiettivo raggiunto",),
+    "Trasferimento": ("Trasferito", "Trasferita"),
+    "Abbandono": (),
+    "Revoca misura": ("Revoca", "Revoca della misura"),
+    "Decesso": (),
+    "Altro": (),
+}
+NEEDS = {
+    "lavoro": (),
+    "casa": ("abitazione", "alloggio"),
+    "documenti": ("documento",),
+    "salute": ("sanitario",),
+    "famiglia": ("familiare",),
+    "formazione": (),
+    "economico": ("economica", "economici"),
+}
+
+DISTRICTS = ("Lodi", "Casalpusterlengo", "Sant'Angelo Lodigiano")
+
+CASES = Entity(
+    table="servizi_sociali",
+    description="One row per case (presa in carico) of a district office or the Comune di Lodi.",
+    columns=(
+        Column(
+            "cf",
+            ("Codice Fiscale", "Cod. Fiscale", "C.F.", "CF", "Cod.Fiscale"),
+            "cf",
+            required=True,
+        ),
+        Column("surname", ("Cognome",), "drop"),
+        Column("first_name", ("Nome",), "drop"),
+        Column("birth_date", ("Data di nascita", "Nato il", "Nata il", "Nato/a il"), "drop"),
+        Column("declared_sex", ("Sesso",), "drop"),
+        Column("citizenship", ("Cittadinanza", "Nazionalità"), "text"),
+        Column("residence", ("Comune di residenza", "Residenza", "Comune residenza"), "drop"),
+        Column(
+            "legal_status",
+            ("Posizione giuridica", "Posizione giuridica attuale"),
+            "vocab",
+            required=True,
+            vocabulary=LEGAL_STATUS,
+        ),
+        Column("institution", ("Istituto", "Istituto penitenziario"), "text"),
+        Column("sentence_end_date", ("Fine pena", "Data fine pena"), "date"),
+        Column(
+            "case_opened_date",
+            ("Data presa in carico", "Presa in carico", "Data apertura"),
+            "date",
+            required=True,
+        ),
+        Column("case_closed_date", ("Data chiusura", "Chiusura", "Data chiusura caso"), "date"),
+        Column(
+            "closure_reason",
+            ("Motivo chiusura", "Motivo della chiusura"),
+            "vocab",
+            vocabulary=CLOSURE_REASONS,
+        ),
+        Column(
+            "needs", ("Bisogni", "Bisogni rilevati", "Aree di bisogno"), "multi", vocabulary=NEEDS
+        ),
+        Column("phone", ("Telefono", "Cellulare", "Recapito"), "drop"),
+        Column("social_worker", ("Assistente sociale", "Operatore", "AS referente"), "drop"),
+        Column("notes", ("Note", "Annotazioni"), "drop"),
+    ),
+    date_orders=(DateOrder("case_opened_date", "case_closed_date"),),
+    context_columns=("district",),
+)
+
+FEED = Feed(
+    name="servizi_sociali",
+    entities=(CASES,),
+    default_sender="",
+    description="Registri delle prese in carico dei servizi sociali.",
+)
+
+
+def district_of(text: str) -> tuple[str, str] | None:
+    """(district, sender) named in a file name or title row, or None.
+
+    "Sant'Angelo Lodigiano" contains "Lodi", so it is looked for first; the Comune
+    di Lodi is a sender of its own in the Lodi district.
+    """
+    folded = fold(text.replace("_", " ").replace("-", " "))
+    squashed = folded.replace(" ", "")
+    if "santangelo" in squashed or "s angelo" in folded:
+        return "Sant'Angelo Lodigiano", "UdP Sant'Angelo Lodigiano"
+    if "casalpusterlengo" in squashed or "casale" in squashed:
+        return "Casalpusterlengo", "UdP Casalpusterlengo"
+    if "comune" in folded and "lodi" in squashed:
+        return "Lodi", "Comune di Lodi"
+    if "lodi" in folded.split() or "udplodi" in squashed or squashed.startswith("lodi"):
+        return "Lodi", "UdP Lodi"
+    return None

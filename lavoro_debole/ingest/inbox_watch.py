@@ -1,0 +1,62 @@
+"""Which inbox files are new and completely copied: the inbox sensor's logic, without Dagster.
+
+A file is ready when it has no temporary name (``.part`` and similar) and its size
+and modification time are the same as at the previous look: a file still being
+copied changes between two looks. Each ready file is announced once per content
+(its sha256), whatever its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lavoro_debole.ingest.pipeline import inbox_files, sha256_of
+
+
+@dataclass(frozen=True)
+class ReadyFile:
+    feed: str
+    path: Path
+    sha256: str
+
+
+@dataclass
+class WatchState:
+    """What the watcher remembers between looks (kept in the sensor's cursor)."""
+
+    sizes: dict[str, list[float]] = field(default_factory=dict)
+    announced: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, object]:
+        return {"sizes": self.sizes, "announced": sorted(self.announced)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object] | None) -> WatchState:
+        if not data:
+            return cls()
+        return cls(
+            sizes={k: list(v) for k, v in dict(data.get("sizes", {})).items()},
+            announced=set(data.get("announced", [])),
+        )
+
+
+def look(inbox_dir: Path, feeds: list[str], state: WatchState) -> list[ReadyFile]:
+    """Files that became ready since the last look; updates ``state`` in place."""
+    ready: list[ReadyFile] = []
+    seen_now: dict[str, list[float]] = {}
+    for feed in feeds:
+        for path in inbox_files(inbox_dir / feed):
+            stat = path.stat()
+            signature = [float(stat.st_size), stat.st_mtime]
+            key = path.as_posix()
+            seen_now[key] = signature
+            if state.sizes.get(key) != signature:
+                continue  # new or still changing: look again next time
+            sha = sha256_of(path)
+            if sha in state.announced:
+                continue
+            state.announced.add(sha)
+            ready.append(ReadyFile(feed, path, sha))
+    state.sizes = seen_now
+    return ready

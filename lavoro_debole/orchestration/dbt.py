@@ -1,0 +1,71 @@
+"""The dbt project as Dagster assets: one place that knows where the manifest is.
+
+The manifest is prepared at install and CI time (``make install`` runs
+``dagster-dbt project prepare-and-package``), or by ``prepare_if_dev()`` under
+``dagster dev``; importing this module never parses dbt.
+"""
+
+import json
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from lavoro_debole.settings import DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+
+
+class LavoroTranslator(DagsterDbtTranslator):
+    """Sources get the keys of the ingest assets (``raw/<table>``, ``ops/ingest_files``), so
+    lineage runs unbroken from the inbox; models are keyed ``<folder>/<model>``."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        if dbt_resource_props["resource_type"] == "seed":
+            return dg.AssetKey(["reference", dbt_resource_props["name"]])
+        fqn = dbt_resource_props.get("fqn", [])
+        folder = fqn[1] if len(fqn) > 2 else "models"
+        return dg.AssetKey([folder, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        return fqn[1] if len(fqn) > 2 else None
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        meta = dbt_resource_props.get("meta") or dbt_resource_props.get("config", {}).get("meta")
+        if meta and meta.get("descrizione"):
+            return str(meta["descrizione"])
+        return super().get_description(dbt_resource_props)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LavoroTranslator(),
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """Build and test the models for the configured cut-off date."""
+    settings = warehouse.settings()
+    dbt_vars = json.dumps({"cutoff": settings.cutoff.isoformat()})
+    yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+
+
+def dbt_executable() -> str:
+    """dbt from PATH, else the one installed beside this Python (a venv not activated)."""
+    return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())

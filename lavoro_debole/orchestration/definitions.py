@@ -1,0 +1,25 @@
+"""Everything the Dagster UI and ``lavoro run`` load: the walk of a file, as assets."""
+
+import dagster as dg
+
+from lavoro_debole.orchestration.analytics_assets import analytics_duckdb
+from lavoro_debole.orchestration.dbt import dbt_resource, warehouse_models
+from lavoro_debole.orchestration.ingest_assets import (
+    ingest_assets,
+    ingest_files_log,
+    reference_cooperative_sociali,
+)
+from lavoro_debole.orchestration.resources import WarehouseResource
+from lavoro_debole.orchestration.sensors import inbox_sensor
+
+defs = dg.Definitions(
+    assets=[
+        *ingest_assets,
+        reference_cooperative_sociali,
+        ingest_files_log,
+        warehouse_models,
+        analytics_duckdb,
+    ],
+    sensors=[inbox_sensor],
+    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+)

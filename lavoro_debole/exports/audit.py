@@ -1,0 +1,228 @@
+"""The audit: what could an attacker deduce about each small figure we hide?
+
+For every hidden quantity that the primary rule protects (a count, a rate's
+numerator, its rest ``denominator - numerator`` or its denominator, when it lies in
+1..k-1), the attacker solves two linear programmes over everything the publication
+shows: published cells fixed at their values, hidden unknowns free but >= 0, and every
+linking relation of :mod:`lavoro_debole.exports.model`. The smallest and largest
+feasible values bound what they can learn.
+
+How we read "the range must reach k or more": the feasible interval must be at least
+k wide, ``max - min >= k``. Since ``min >= 0`` this implies ``max >= k`` (the attacker
+cannot rule out that the cell is not small at all) and it also stops the cell being
+pinned to a narrow window such as [3, 4]. Linear programming gives the continuous
+relaxation, which can only be wider than what integers allow; for the tables
+published here (sums of cells) the two coincide.
+
+Results carry ranges (what the attacker could compute, nothing more) but their
+messages only name cells, never values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from lavoro_debole.exports.model import DisclosureError, Form, Universe
+
+TOLERANCE = 1e-7
+
+
+@dataclass(frozen=True)
+class AuditCell:
+    """The attacker's range for one protected quantity of one hidden cell."""
+
+    indicator_id: str
+    period: str
+    breakdown: str
+    category: str
+    quantity: str  # value | num | rest | den
+    row: int  # position in the universe's frame
+    low: float
+    high: float  # inf when unbounded
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    def passes(self, k: int) -> bool:
+        return self.width >= k - TOLERANCE
+
+    def label(self) -> str:
+        return (
+            f"{self.indicator_id} {self.period} {self.breakdown}/{self.category} ({self.quantity})"
+        )
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Outcome of an audit: passed when every protected quantity's range reaches k."""
+
+    k: int
+    cells: tuple[AuditCell, ...]
+
+    @property
+    def failures(self) -> tuple[AuditCell, ...]:
+        return tuple(c for c in self.cells if not c.passes(self.k))
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        """One line for logs and Dagster metadata: counts and cell names, no values."""
+        if self.passed:
+            return (
+                f"audit passed: {len(self.cells)} protected quantities, "
+                f"every attacker range at least {self.k} wide"
+            )
+        names = ", ".join(c.label() for c in self.failures[:10])
+        more = "" if len(self.failures) <= 10 else f" and {len(self.failures) - 10} more"
+        return (
+            f"audit failed: {len(self.failures)} of {len(self.cells)} protected quantities "
+            f"could be narrowed below {self.k}: {names}{more}"
+        )
+
+
+def primary_quantities(universe: Universe, k: int) -> dict[int, dict[str, Form]]:
+    """Per row, the quantities the primary rule protects (value in 1..k-1)."""
+    out: dict[int, dict[str, Form]] = {}
+    for row in universe.row_vars:
+        if universe.kinds[row] not in ("count", "rate"):
+            continue
+        small = {
+            name: form
+            for name, form in universe.quantity_forms(row).items()
+            if 1 - TOLERANCE <= universe.form_value(form) <= k - 1 + TOLERANCE
+        }
+        if small:
+            out[row] = small
+    return out
+
+
+class HiddenComponents:
+    """Connected groups of hidden unknowns: two share a group when a relation holds both."""
+
+    def __init__(self, universe: Universe, hidden_var: np.ndarray) -> None:
+        n = len(universe.var_row)
+        parent = list(range(n))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        def union(a: int, b: int) -> None:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
+
+        for vars_ in universe.row_vars.values():
+            if len(vars_) == 2 and hidden_var[vars_[0]]:
+                union(vars_[0], vars_[1])
+        for form in (*universe.equalities, *universe.inequalities):
+            hidden = [v for v in form if hidden_var[v]]
+            for v in hidden[1:]:
+                union(hidden[0], v)
+        self.find = find
+        self.members: dict[int, list[int]] = {}
+        for v in np.flatnonzero(hidden_var):
+            self.members.setdefault(find(int(v)), []).append(int(v))
+
+
+def _attacker_range(
+    universe: Universe, hidden_var: np.ndarray, members: list[int], target: Form
+) -> tuple[float, float]:
+    """Min and max of ``target`` over what the published cells allow."""
+    pos = {v: i for i, v in enumerate(members)}
+    member_set = set(members)
+    a_eq: list[np.ndarray] = []
+    b_eq: list[float] = []
+    a_ub: list[np.ndarray] = []
+    b_ub: list[float] = []
+    constraints: set[tuple[str, int]] = set()
+    for v in members:
+        constraints.update(universe.var_constraints.get(v, ()))
+    homogeneous = True
+    for kind, idx in sorted(constraints):
+        form = universe.equalities[idx] if kind == "eq" else universe.inequalities[idx]
+        row = np.zeros(len(members))
+        rhs = 0.0
+        for v, c in form.items():
+            if v in member_set:
+                row[pos[v]] = c
+            else:
+                rhs -= c * universe.var_value[v]
+        if abs(rhs) > TOLERANCE:
+            homogeneous = False
+        (a_eq if kind == "eq" else a_ub).append(row)
+        (b_eq if kind == "eq" else b_ub).append(rhs)
+    # Hidden targets always have a positive true value; with nothing published around
+    # them the feasible set is a cone through that point, so the range is [0, inf).
+    if homogeneous:
+        return 0.0, float("inf")
+    c = np.zeros(len(members))
+    for v, coef in target.items():
+        c[pos[v]] = coef
+    kwargs = {
+        "A_eq": np.array(a_eq) if a_eq else None,
+        "b_eq": np.array(b_eq) if b_eq else None,
+        "A_ub": np.array(a_ub) if a_ub else None,
+        "b_ub": np.array(b_ub) if b_ub else None,
+        "bounds": (0, None),
+        "method": "highs",
+    }
+    low = linprog(c, **kwargs)
+    high = linprog(-c, **kwargs)
+    for res in (low, high):
+        if res.status == 2:
+            raise DisclosureError("the published relations are inconsistent (infeasible audit)")
+        if res.status not in (0, 3):
+            raise DisclosureError(f"audit linear programme did not solve: {res.message}")
+    lo = float(low.fun) if low.status == 0 else float("-inf")
+    hi = float(-high.fun) if high.status == 0 else float("inf")
+    return max(lo, 0.0), hi
+
+
+def audit_universe(
+    universe: Universe,
+    visible: np.ndarray,
+    k: int,
+    rows: set[int] | None = None,
+) -> AuditResult:
+    """Audit a publication: ``visible[row]`` is True where the reader sees the cell.
+
+    Every hidden row the primary rule protects is checked (also rows the workbook
+    does not show at all: a reader must not deduce them either). ``rows`` restricts
+    the check to some rows, for the suppression loop.
+    """
+    if k < 3:
+        raise DisclosureError(f"k must be at least 3 (got {k})")
+    visible = np.asarray(visible, dtype=bool)
+    hidden_var = ~visible[universe.var_row] if len(universe.var_row) else np.zeros(0, bool)
+    comps = HiddenComponents(universe, hidden_var)
+    cells: list[AuditCell] = []
+    df = universe.frame
+    for row, quantities in sorted(primary_quantities(universe, k).items()):
+        if visible[row] or (rows is not None and row not in rows):
+            continue
+        r = df.iloc[row]
+        for name, form in quantities.items():
+            members = sorted({m for v in form for m in comps.members[comps.find(v)]})
+            lo, hi = _attacker_range(universe, hidden_var, members, form)
+            cells.append(
+                AuditCell(
+                    str(r["indicator_id"]),
+                    str(r["period"]),
+                    str(r["breakdown"]),
+                    str(r["category"]),
+                    name,
+                    row,
+                    lo,
+                    hi,
+                )
+            )
+    return AuditResult(k=k, cells=tuple(cells))

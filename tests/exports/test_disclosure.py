@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from export_tables import PERIOD, rate, row, two_way
 
 from lavoro_debole.exports.audit import audit_universe
 from lavoro_debole.exports.disclosure import check_k, primary_mask, protect
 from lavoro_debole.exports.model import DisclosureError, Universe
-from tests.exports.tables import PERIOD, rate, row, two_way
 
 ROWS = ["Lodi", "Casalpusterlengo", "Sant'Angelo Lodigiano"]
 COLS = ["Indeterminato", "Determinato", "Tirocinio"]

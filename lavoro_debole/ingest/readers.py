@@ -153,7 +153,7 @@ def _read_with_calamine(data: bytes, kind: str) -> list[Sheet]:
                 raise UnreadableFileError(
                     f"file danneggiato: il foglio {metadata.name!r} non si legge"
                 ) from None
-            rows = _tidy_grid([[_workbook_cell(value) for value in row] for row in raw_rows])
+            rows = _tidy_grid([_workbook_row(row) for row in raw_rows])
             hidden = metadata.visible != pc.SheetVisibleEnum.Visible
             sheets.append(Sheet(name=metadata.name, rows=rows, hidden=hidden))
     return sheets
@@ -184,6 +184,31 @@ def _workbook_cell(value: object) -> Cell:
         hours, minutes = divmod(minutes, 60)
         return f"{hours}:{minutes:02d}:{seconds:02d}" if seconds else f"{hours}:{minutes:02d}"
     return None if value is None else str(value)
+
+
+_ERROR_FIRST_CHARS = frozenset("#E \t\xa0")
+_KEPT_TYPES = frozenset({int, bool, dt.date, dt.datetime})
+
+
+def _workbook_row(row: list[object]) -> list[Cell]:
+    """Convert one row, with fast paths for the common types (rows can number 100,000s)."""
+    cells: list[Cell] = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            text: str = value  # type: ignore[assignment]
+            if not text or (text[0] in _ERROR_FIRST_CHARS and is_error_token(text)):
+                cells.append(None)
+            else:
+                cells.append(text)
+        elif kind is float:
+            number: float = value  # type: ignore[assignment]
+            cells.append(int(number) if number.is_integer() else _workbook_cell(number))
+        elif kind in _KEPT_TYPES:
+            cells.append(value)  # type: ignore[arg-type]
+        else:
+            cells.append(_workbook_cell(value))
+    return cells
 
 
 def _is_blank(cell: Cell) -> bool:

@@ -138,6 +138,21 @@ def test_csv_ragged_rows_padded_and_trailing_blank_lines_dropped(tmp_path: Path)
     ]
 
 
+def test_csv_utf16_tab_separated_unicode_text_export(tmp_path: Path) -> None:
+    # Excel's "Testo Unicode" export: UTF-16 LE with BOM, tab-separated
+    path = tmp_path / "export.txt"
+    path.write_bytes("CF\tCittà\r\nX\tSant'Angelo\r\n".encode("utf-16"))
+    (sheet,) = read_file(path)
+    assert sheet.rows == [["CF", "Città"], ["X", "Sant'Angelo"]]
+
+
+def test_csv_plain_utf8_without_bom(tmp_path: Path) -> None:
+    path = tmp_path / "utf8.csv"
+    path.write_bytes("Nazionalità;Importo\nRomena;€ 5\n".encode())
+    (sheet,) = read_file(path)
+    assert sheet.rows == [["Nazionalità", "Importo"], ["Romena", "€ 5"]]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -1,8 +1,8 @@
 """The dbt project as Dagster assets: one place that knows where the manifest is.
 
 The manifest is prepared at install and CI time (``make install`` runs
-``dagster-dbt project prepare-and-package``), or by ``prepare_if_dev()`` under
-``dagster dev``; importing this module never parses dbt.
+``dagster-dbt project prepare-and-package`` on ``dbt_project.py``), or by
+``prepare_if_dev()`` under ``dagster dev``; importing this module never parses dbt.
 """
 
 import json
@@ -13,13 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from lavoro_debole.orchestration.dbt_project import dbt_project
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from lavoro_debole.settings import DBT_PROJECT_DIR
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 class LavoroTranslator(DagsterDbtTranslator):

@@ -12,14 +12,19 @@ from lavoro_debole.orchestration.ingest_assets import (
 from lavoro_debole.orchestration.resources import WarehouseResource
 from lavoro_debole.orchestration.sensors import inbox_sensor
 
-defs = dg.Definitions(
-    assets=[
-        *ingest_assets,
-        reference_cooperative_sociali,
-        ingest_files_log,
-        warehouse_models,
-        analytics_duckdb,
-    ],
-    sensors=[inbox_sensor],
-    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
-)
+ALL_ASSETS = [
+    *ingest_assets,
+    reference_cooperative_sociali,
+    ingest_files_log,
+    warehouse_models,
+    analytics_duckdb,
+]
+RESOURCES = {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+
+
+def partitioned_assets() -> list[dg.AssetsDefinition]:
+    """The funder workbooks, one partition per quarter."""
+    return [a for a in ALL_ASSETS if a.partitions_def is not None]
+
+
+defs = dg.Definitions(assets=ALL_ASSETS, sensors=[inbox_sensor], resources=RESOURCES)

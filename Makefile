@@ -1,0 +1,48 @@
+# One command each: `make demo` and `make test`. Both install everything first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+PYTEST_ARGS ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install demo test lint format ui bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>/dev/null || true
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+$(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v '/target/')
+	LAVORO_DATA_DIR=$${LAVORO_DATA_DIR:-data} $(BIN)/dagster-dbt project prepare-and-package \
+		--file lavoro_debole/orchestration/dbt_project.py
+
+install: $(STAMP) $(MANIFEST)
+
+demo: install
+	$(BIN)/lavoro demo
+
+test: install lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	cd dbt_project && LAVORO_DATA_DIR=$${LAVORO_DATA_DIR:-data} ../$(BIN)/sqlfluff lint models macros --processes 2
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: install
+	$(BIN)/lavoro ui
+
+bench: install
+	$(BIN)/python benchmarks/ingest_benchmark.py
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

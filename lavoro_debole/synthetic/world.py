@@ -102,8 +102,8 @@ SOCIAL_COOPERATIVES: tuple[tuple[str, str, str], ...] = (
     ("Ortobello Cooperativa Sociale Agricola", "02414470985", "Consorzio Arca"),
     ("Il Sentiero Società Cooperativa Sociale", "06285570989", "Consorzio Arca"),
     ("Il Mosaico Servizi Società Cooperativa Sociale Onlus", "13992480981", "Il Mosaico Servizi"),
-    ("Il Girasole Cooperativa Sociale", "07516830984", "Il Girasole"),
-    ("Officina del Riuso Cooperativa Sociale", "05138470980", None),
+    ("Il Girasole Cooperativa Sociale", "07516830986", "Il Girasole"),
+    ("Officina del Riuso Cooperativa Sociale", "05138470983", None),
 )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from lavoro_debole.exports.model import DisclosureError, Form, Universe
+from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError, Form, Universe
 
 TOLERANCE = 1e-7
 
@@ -133,9 +133,33 @@ class HiddenComponents:
             self.members.setdefault(find(int(v)), []).append(int(v))
 
 
-def _attacker_range(
-    universe: Universe, hidden_var: np.ndarray, members: list[int], target: Form
-) -> tuple[float, float]:
+def determined_vars(universe: Universe, hidden_var: np.ndarray) -> np.ndarray:
+    """Unknowns a reader can solve for by substitution alone (True for published ones).
+
+    An equality with a single hidden unknown gives it away; knowing it may leave
+    another equality with a single one, and so on. This is the cheap part of what the
+    linear programme finds: a protected quantity made only of such unknowns fails
+    without solving anything.
+    """
+    det = ~np.asarray(hidden_var, dtype=bool)
+    eqs = universe.equalities
+    open_count = [sum(1 for v in form if not det[v]) for form in eqs]
+    queue = [i for i, c in enumerate(open_count) if c == 1]
+    while queue:
+        i = queue.pop()
+        if open_count[i] != 1:
+            continue
+        v = next(v for v in eqs[i] if not det[v])
+        det[v] = True
+        for kind, j in universe.var_constraints.get(v, ()):
+            if kind == "eq":
+                open_count[j] -= 1
+                if open_count[j] == 1:
+                    queue.append(j)
+    return det
+
+
+def _attacker_range(universe: Universe, members: list[int], target: Form) -> tuple[float, float]:
     """Min and max of ``target`` over what the published cells allow."""
     pos = {v: i for i, v in enumerate(members)}
     member_set = set(members)
@@ -192,37 +216,44 @@ def audit_universe(
     visible: np.ndarray,
     k: int,
     rows: set[int] | None = None,
+    *,
+    stop_at_first_failure: bool = False,
 ) -> AuditResult:
     """Audit a publication: ``visible[row]`` is True where the reader sees the cell.
 
     Every hidden row the primary rule protects is checked (also rows the workbook
     does not show at all: a reader must not deduce them either). ``rows`` restricts
-    the check to some rows, for the suppression loop.
+    the check to some rows and ``stop_at_first_failure`` returns as soon as one range
+    is too narrow, for the suppression loop.
     """
     if k < 3:
         raise DisclosureError(f"k must be at least 3 (got {k})")
     visible = np.asarray(visible, dtype=bool)
     hidden_var = ~visible[universe.var_row] if len(universe.var_row) else np.zeros(0, bool)
     comps = HiddenComponents(universe, hidden_var)
+    det = determined_vars(universe, hidden_var)
+    keys = universe.frame[list(KEY_COLUMNS)].to_numpy(str)
+    todo = [
+        (row, name, form)
+        for row, quantities in sorted(primary_quantities(universe, k).items())
+        if not visible[row] and (rows is None or row in rows)
+        for name, form in quantities.items()
+    ]
+    # what substitution alone reveals first: it needs no linear programme
+    todo.sort(key=lambda t: not all(det[v] for v in t[2]))
     cells: list[AuditCell] = []
-    df = universe.frame
-    for row, quantities in sorted(primary_quantities(universe, k).items()):
-        if visible[row] or (rows is not None and row not in rows):
-            continue
-        r = df.iloc[row]
-        for name, form in quantities.items():
+    for row, name, form in todo:
+        if all(det[v] for v in form):
+            lo = hi = universe.form_value(form)
+        else:
             members = sorted({m for v in form for m in comps.members[comps.find(v)]})
-            lo, hi = _attacker_range(universe, hidden_var, members, form)
-            cells.append(
-                AuditCell(
-                    str(r["indicator_id"]),
-                    str(r["period"]),
-                    str(r["breakdown"]),
-                    str(r["category"]),
-                    name,
-                    row,
-                    lo,
-                    hi,
-                )
-            )
+            key = (tuple(members), tuple(sorted(form.items())))
+            if key not in universe.range_cache:
+                universe.range_cache[key] = _attacker_range(universe, members, form)
+            lo, hi = universe.range_cache[key]
+        cell = AuditCell(*(str(x) for x in keys[row]), name, row, lo, hi)
+        cells.append(cell)
+        if stop_at_first_failure and not cell.passes(k):
+            break
+    cells.sort(key=lambda c: (c.row, c.quantity))
     return AuditResult(k=k, cells=tuple(cells))

@@ -147,25 +147,29 @@ def protect(
     is_total = (universe.frame["breakdown"] == TOTAL).to_numpy()
     cost = np.array([universe.cost(r) for r in range(n)])
 
+    _break_singletons(universe, hidden, suppressible, cost, is_total)
     for _ in range(max_rounds):
         result = audit_universe(universe, ~hidden, k)
         if result.passed:
             break
         comps = _components(universe, hidden)
         added = False
+        stuck: list[int] = []
         for cell in result.failures:
+            # the groups of hidden cells grow as we hide; a failure whose neighbours
+            # were all hidden earlier in this round is looked at again next round
             choice = _cheapest_neighbour(
                 universe, comps, hidden, suppressible, cost, is_total, cell.row
             )
             if choice is None:
-                raise DisclosureError(
-                    f"{universe.where(cell.row)}: no cell left to hide that would protect it"
-                )
-            if not hidden[choice]:
+                stuck.append(cell.row)
+            elif not hidden[choice]:
                 hidden[choice] = True
                 added = True
-        if not added:  # pragma: no cover - each failure always finds a neighbour
-            raise DisclosureError("complementary suppression made no progress")
+        if not added:
+            raise DisclosureError(
+                f"{universe.where(stuck[0])}: no cell left to hide that would protect it"
+            )
     else:  # pragma: no cover
         raise DisclosureError("complementary suppression did not converge")
 
@@ -178,6 +182,39 @@ def protect(
 
 def _components(universe: Universe, hidden: np.ndarray) -> HiddenComponents:
     return HiddenComponents(universe, hidden[universe.var_row])
+
+
+def _break_singletons(
+    universe: Universe,
+    hidden: np.ndarray,
+    suppressible: np.ndarray,
+    cost: np.ndarray,
+    is_total: np.ndarray,
+) -> None:
+    """The classic first pass: no sum may hold exactly one hidden cell.
+
+    A sum with one hidden cell gives it away, so the cheapest other published cell
+    of that sum is hidden too, until no sum is left with a single hidden cell. It is
+    only a necessary condition; the audit loop that follows does the rest, and the
+    pruning undoes what turns out not to be needed.
+    """
+    changed = True
+    while changed:
+        changed = False
+        hidden_var = hidden[universe.var_row]
+        for form in universe.equalities:
+            open_rows = {int(universe.var_row[v]) for v in form if hidden_var[v]}
+            if len(open_rows) != 1:
+                continue
+            candidates = [
+                (cost[r], bool(is_total[r]), r)
+                for r in {int(universe.var_row[v]) for v in form}
+                if not hidden[r] and suppressible[r]
+            ]
+            if candidates:
+                hidden[min(candidates)[-1]] = True
+                hidden_var = hidden[universe.var_row]
+                changed = True
 
 
 def _cheapest_neighbour(
@@ -220,7 +257,12 @@ def _prune(
         near = {m for v in vars_ for m in comps.members[comps.find(v)]}
         rows = {int(universe.var_row[m]) for m in near} & targets
         hidden[row] = False
-        if rows and not audit_universe(universe, ~hidden, k, rows=rows).passed:
+        if (
+            rows
+            and not audit_universe(
+                universe, ~hidden, k, rows=rows, stop_at_first_failure=True
+            ).passed
+        ):
             hidden[row] = True
     return hidden
 

@@ -67,6 +67,9 @@ class Universe:
     equalities: list[Form] = field(default_factory=list)  # form == 0
     inequalities: list[Form] = field(default_factory=list)  # form <= 0
     var_constraints: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    #: attacker ranges already solved, by (hidden unknowns of the group, target form):
+    #: the group fixes the programme, since everything around it is published
+    range_cache: dict[tuple, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
     def from_frame(

@@ -19,15 +19,24 @@ availability as (
         period,
         company_vat,
         max(case when availability = 'Sì' then 1 else 0 end) = 1 as is_available,
-        {%- for form in ['Tirocinio', 'Assunzione', 'Borsa lavoro'] %}
         max(
             case
-                when availability = 'Sì' and ',' || available_forms || ',' like '%,{{ form }},%'
-                    then 1
+                when availability = 'Sì' and ',' || available_forms || ',' like '%,Tirocinio,%' then 1
                 else 0
             end
-        ) = 1 as offers_{{ form | lower | replace(' ', '_') }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        ) = 1 as offers_tirocinio,
+        max(
+            case
+                when availability = 'Sì' and ',' || available_forms || ',' like '%,Assunzione,%' then 1
+                else 0
+            end
+        ) = 1 as offers_assunzione,
+        max(
+            case
+                when availability = 'Sì' and ',' || available_forms || ',' like '%,Borsa lavoro,%' then 1
+                else 0
+            end
+        ) = 1 as offers_borsa_lavoro
     from contacts_in_period
     group by period, company_vat
 )

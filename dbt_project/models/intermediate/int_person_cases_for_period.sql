@@ -16,7 +16,7 @@ with candidates as (
                 cases.case_opened_date desc,
                 case when cases.case_closed_date is null then 0 else 1 end,
                 cases.case_closed_date desc,
-                cases.district
+                cases.district asc
         ) as case_rank
     from {{ ref('int_periods_spined') }} as periods
     inner join {{ ref('int_cases_classified') }} as cases

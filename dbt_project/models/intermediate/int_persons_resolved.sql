@@ -3,33 +3,63 @@
 -- century at the data's cut-off date; age bands resolve it again at each period's last day.
 with person_rows as (
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'servizi_sociali' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'servizi_sociali' as feed
     from {{ ref('stg_servizi_sociali__cases') }}
     union all
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'provincia_co' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'provincia_co' as feed
     from {{ ref('stg_provincia_co__events') }}
     union all
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'provincia_tirocini' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'provincia_tirocini' as feed
     from {{ ref('stg_provincia_tirocini__internships') }}
     union all
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'cfp' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'cfp' as feed
     from {{ ref('stg_cfp__enrolments') }}
     union all
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'cooperative' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'cooperative' as feed
     from {{ ref('stg_cooperative__placements') }}
     union all
     select
-        person_id, person_sex, person_birth_yy, person_birth_month, person_birth_day,
-        person_born_abroad, 'sportello' as feed
+        person_id,
+        person_sex,
+        person_birth_yy,
+        person_birth_month,
+        person_birth_day,
+        person_born_abroad,
+        'sportello' as feed
     from {{ ref('stg_sportello__contacts') }}
     where person_id is not null
 ),

@@ -7,10 +7,10 @@ with family_rows as (
     {%- for family in ['ind_a_reach', 'ind_b_training', 'ind_c_internships',
                        'ind_d_employment', 'ind_e_cooperatives', 'ind_f_companies',
                        'ind_q_quality'] %}
-    select * from {{ ref(family) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select * from {{ ref(family) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -101,9 +101,13 @@ select
     case when unit = 'percent' then numerator end as numerator,
     case when unit = 'percent' then denominator end as denominator,
     case
-        when unit = 'percent' and denominator > 0 then greatest(0.0, {{ wilson_low('numerator', 'denominator') }})
+        when
+            unit = 'percent' and denominator > 0
+            then greatest(0.0, {{ wilson_low('numerator', 'denominator') }})
     end as ci_low,
     case
-        when unit = 'percent' and denominator > 0 then least(100.0, {{ wilson_high('numerator', 'denominator') }})
+        when
+            unit = 'percent' and denominator > 0
+            then least(100.0, {{ wilson_high('numerator', 'denominator') }})
     end as ci_high
 from filled

@@ -58,7 +58,8 @@ contacts_wide as (
 ),
 
 referrals_wide as (
-    select * from contacts_wide where is_referral
+    select * from contacts_wide
+    where is_referral
 ),
 
 members as (

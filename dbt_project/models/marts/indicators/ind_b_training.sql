@@ -44,7 +44,8 @@ ended_wide as (
 ),
 
 b2_wide as (
-    select * from ended_wide where outcome <> 'In corso'
+    select * from ended_wide
+    where outcome <> 'In corso'
 ),
 
 b3_wide as (

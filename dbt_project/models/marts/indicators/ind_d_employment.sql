@@ -89,7 +89,7 @@ d3_wide as (
         in_programme_at_end.person_id,
         persons.sex,
         period_cases.legal_status_group,
-        exists (
+        exists(
             select 1 from active_at_end
             where
                 active_at_end.person_id = in_programme_at_end.person_id
@@ -140,45 +140,45 @@ rated as (
 
 {%- for indicator_id, lag_days in [('D4', 182), ('D5', 365)] %}
 
-{{ indicator_id | lower }}_cohort as (
-    select
-        cohort.period,
-        cohort.person_id,
-        exists (
-            select 1 from employment
-            where
-                employment.person_id = cohort.person_id
-                and employment.start_date <= {{ add_days('cohort.first_hire_date', lag_days) }}
-                and (
-                    employment.end_date is null
-                    or employment.end_date >= {{ add_days('cohort.first_hire_date', lag_days) }}
-                )
-        ) as is_employed
-    from cohort
-),
+    {{ indicator_id | lower }}_cohort as (
+        select
+            cohort.period,
+            cohort.person_id,
+            exists(
+                select 1 from employment
+                where
+                    employment.person_id = cohort.person_id
+                    and employment.start_date <= {{ add_days('cohort.first_hire_date', lag_days) }}
+                    and (
+                        employment.end_date is null
+                        or employment.end_date >= {{ add_days('cohort.first_hire_date', lag_days) }}
+                    )
+            ) as is_employed
+        from cohort
+    ),
 
--- Published only when the period's last day + {{ lag_days }} days is on or before the
--- data's cut-off date; before that, value, numerator and denominator are null.
-{{ indicator_id | lower }}_rows as (
-    select
-        '{{ indicator_id }}' as indicator_id,
-        periods.period,
-        'totale' as breakdown,
-        'totale' as category,
-        cast(null as double) as value,
-        case
-            when {{ add_days('periods.period_end', lag_days) }} <= {{ cutoff_date() }}
-                then count(distinct case when cohort.is_employed then cohort.person_id end)
-        end as numerator,
-        case
-            when {{ add_days('periods.period_end', lag_days) }} <= {{ cutoff_date() }}
-                then count(distinct cohort.person_id)
-        end as denominator
-    from periods
-    left join {{ indicator_id | lower }}_cohort as cohort
-        on periods.period = cohort.period
-    group by periods.period, periods.period_end
-),
+    -- Published only when the period's last day + {{ lag_days }} days is on or before the
+    -- data's cut-off date; before that, value, numerator and denominator are null.
+    {{ indicator_id | lower }}_rows as (
+        select
+            '{{ indicator_id }}' as indicator_id,
+            periods.period,
+            'totale' as breakdown,
+            'totale' as category,
+            cast(null as double) as value,
+            case
+                when {{ add_days('periods.period_end', lag_days) }} <= {{ cutoff_date() }}
+                    then count(distinct case when cohort.is_employed then cohort.person_id end)
+            end as numerator,
+            case
+                when {{ add_days('periods.period_end', lag_days) }} <= {{ cutoff_date() }}
+                    then count(distinct cohort.person_id)
+            end as denominator
+        from periods
+        left join {{ indicator_id | lower }}_cohort as cohort
+            on periods.period = cohort.period
+        group by periods.period, periods.period_end
+    ),
 {%- endfor %}
 
 -- D6: median days from the first Data presa in carico to the first hire; null when the

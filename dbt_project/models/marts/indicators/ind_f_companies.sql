@@ -10,16 +10,31 @@ companies as (
 ),
 
 f2_wide as (
-    select * from companies where is_available
+    select * from companies
+    where is_available
 ),
 
 -- Forme disponibili: the union over the company's Sì contacts in the period (multi-valued).
 f2_forms as (
-    select period, company_vat, 'Tirocinio' as available_form from f2_wide where offers_tirocinio
+    select
+        period,
+        company_vat,
+        'Tirocinio' as available_form
+    from f2_wide
+    where offers_tirocinio
     union all
-    select period, company_vat, 'Assunzione' as available_form from f2_wide where offers_assunzione
+    select
+        period,
+        company_vat,
+        'Assunzione' as available_form
+    from f2_wide
+    where offers_assunzione
     union all
-    select period, company_vat, 'Borsa lavoro' as available_form from f2_wide
+    select
+        period,
+        company_vat,
+        'Borsa lavoro' as available_form
+    from f2_wide
     where offers_borsa_lavoro
 ),
 

@@ -585,6 +585,8 @@ def servizi_sociali_files(world: World, seed: int) -> Iterator[FileSpec]:
                         ],
                         rng,
                     )
+                if ext == "xls" and len(records) + 10 > MAX_XLS_ROWS:
+                    ext = "xlsx"  # beyond what a .xls sheet holds: the office saves as .xlsx
                 layout = _case_layout(sender, year, years[0][0].year)
                 titles: list[str] = []
                 if title:

@@ -8,6 +8,7 @@ shows up in the CO extract under the cooperative's P.IVA.
 
 from __future__ import annotations
 
+import bisect
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -600,9 +601,10 @@ def _live(
     if active_from >= until - timedelta(days=10):
         return
     if rng.random() < 0.3:
-        candidates = [c for c in courses if active_from <= c.start <= until]
-        if candidates:
-            course = rng.choice(candidates)
+        # courses are sorted by start: those starting on or after active_from are a suffix
+        first = bisect.bisect_left(courses, active_from, key=lambda c: c.start)
+        if first < len(courses):
+            course = courses[rng.randrange(first, len(courses))]
             enrolled = max(start, course.start - timedelta(days=rng.randrange(0, 20)))
             outcome = rng.choices(
                 ("Qualificato", "Attestato di frequenza", "Ritirato", "Non ammesso all'esame"),

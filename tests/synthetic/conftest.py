@@ -124,7 +124,8 @@ def classify(name: str | None, rows: list[list[object]], feed: str) -> ReadSheet
     skipped = header_index + 1
     for i in range(header_index + 1, len(rows)):
         filled = [j for j, v in enumerate(rows[i]) if not is_blank_value(v)]
-        if not filled or filled == [number_col] or str(rows[i][filled[0]]).strip().lower().startswith("totale"):
+        is_total = bool(filled) and str(rows[i][filled[0]]).strip().lower().startswith("totale")
+        if not filled or filled == [number_col] or is_total:
             skipped += 1
         else:
             data_rows.append(i)

@@ -279,7 +279,7 @@ def test_co_extract_shape(inbox: Inbox) -> None:
 
 
 def test_duplicate_file_has_the_same_bytes(inbox: Inbox) -> None:
-    data_dir, manifest = inbox
+    _data_dir, manifest = inbox
     duplicate = next(f for f in manifest.files if f.status == "duplicate")
     original = manifest.file(duplicate.feed, duplicate.duplicate_of or "")
     assert duplicate.sha256 == original.sha256 and duplicate.path != original.path
@@ -299,7 +299,7 @@ def test_rejected_files_are_unreadable_or_headerless(inbox: Inbox) -> None:
 
 
 def test_sportello_csv_habits(inbox: Inbox) -> None:
-    data_dir, manifest = inbox
+    data_dir, _manifest = inbox
     folder = data_dir / "inbox" / "sportello"
     raw = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
     boms = [n for n, b in raw.items() if b.startswith(b"\xef\xbb\xbf")]

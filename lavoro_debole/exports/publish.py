@@ -1,0 +1,206 @@
+"""The two things orchestration calls: publish the mart, build a funder's workbook.
+
+``publish_indicators`` writes ``marts.indicator_published`` (k=5 over every
+indicator). ``build_funder_export`` cuts a funder's workbook out of the same
+protection (raised to the profile's k when it asks for more), audits exactly what the
+workbook shows, and refuses to write when the audit fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from lavoro_debole.exports.audit import AuditResult, audit_universe
+from lavoro_debole.exports.catalogue import TOTAL
+from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
+from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
+from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
+from lavoro_debole.exports.workbook import WorkbookContext, WorkbookLayout, write_workbook
+
+SOURCE_TABLE = "marts.indicator_values"
+PUBLISHED_TABLE = "marts.indicator_published"
+QUALITY_INDICATORS = ("Q1", "Q2", "Q3")
+
+
+class AuditFailedError(DisclosureError):
+    """The workbook would let a reader narrow a protected figure below k: not written."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What one funder export produced (values-free: fit for logs and Dagster metadata)."""
+
+    profile: str
+    quarter: str
+    path: Path
+    sha256: str
+    audit: AuditResult
+    k: int
+    cells_shown: int
+    cells_suppressed: int  # hidden cells the workbook shows as 'c'
+    primary_suppressed: int  # of those, hidden by the primary rule
+    complementary_suppressed: int
+    layout: WorkbookLayout
+
+    def metadata(self) -> dict[str, object]:
+        return {
+            "profile": self.profile,
+            "quarter": self.quarter,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "k": self.k,
+            "cells_shown": self.cells_shown,
+            "cells_suppressed": self.cells_suppressed,
+            "primary_suppressed": self.primary_suppressed,
+            "complementary_suppressed": self.complementary_suppressed,
+            "audit": self.audit.summary(),
+        }
+
+
+def read_indicator_values(
+    con: duckdb.DuckDBPyConnection, table: str = SOURCE_TABLE
+) -> pd.DataFrame:
+    """The long indicator table as a DataFrame (a fixed, trusted table name)."""
+    if table not in (SOURCE_TABLE, PUBLISHED_TABLE):
+        raise ValueError(f"unexpected table {table!r}")
+    return con.execute(f"select * from {table}").df()
+
+
+def _frame(source: duckdb.DuckDBPyConnection | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source
+    return read_indicator_values(source)
+
+
+def protect_for(frame: pd.DataFrame, k: int = DEFAULT_K) -> Protection:
+    """The protection every publication shares: k=5 over everything, then raised to
+    ``k`` on top of it (so a stricter funder sees a subset of what others see)."""
+    k = check_k(k)
+    base = protect(frame, DEFAULT_K)
+    if k == DEFAULT_K:
+        return base
+    return protect(base.universe, k, seed=base.suppressed)
+
+
+def publish_indicators(
+    con: duckdb.DuckDBPyConnection,
+    k: int = DEFAULT_K,
+    *,
+    frame: pd.DataFrame | None = None,
+) -> Protection:
+    """Write ``marts.indicator_published``: the input columns plus ``suppressed``,
+    figures null where suppressed; replaced in one statement, after the audit passed."""
+    protection = protect_for(_frame(con) if frame is None else frame, k)
+    if not protection.audit.passed:  # pragma: no cover - protect() guarantees it
+        raise AuditFailedError(protection.audit.summary())
+    published = protection.published()
+    con.execute("create schema if not exists marts")
+    con.register("_lavoro_indicator_published", published)
+    try:
+        con.execute(
+            f"create or replace table {PUBLISHED_TABLE} as "
+            "select * from _lavoro_indicator_published"
+        )
+    finally:
+        con.unregister("_lavoro_indicator_published")
+    return protection
+
+
+def workbook_selection(
+    frame: pd.DataFrame, profile: FunderProfile, periods: list[str]
+) -> np.ndarray:
+    """True for each row of ``frame`` the profile's workbook shows."""
+    ind = frame["indicator_id"].astype(str)
+    bd = frame["breakdown"].astype(str)
+    in_periods = frame["period"].astype(str).isin(periods).to_numpy()
+    figures = ind.isin(profile.indicators) & (bd.eq(TOTAL) | bd.isin(profile.breakdowns))
+    quality = ind.isin(QUALITY_INDICATORS)
+    return in_periods & (figures | quality).to_numpy()
+
+
+def build_funder_export(
+    source: duckdb.DuckDBPyConnection | pd.DataFrame,
+    profile: FunderProfile,
+    quarter: str,
+    cutoff: dt.date,
+    out_dir: Path,
+    *,
+    sources: pd.DataFrame | None = None,
+    generated_at: dt.datetime | None = None,
+    protection: Protection | None = None,
+) -> ExportResult:
+    """Build, audit and write one funder's workbook for one quarter.
+
+    ``source`` is the warehouse connection (reads ``marts.indicator_values``) or that
+    table as a DataFrame. ``sources`` lists the partners' files behind the figures
+    (columns feed, sender, files, complete) for the cover; without it the cover shows
+    Q1's completeness. ``protection`` lets a caller reuse one protection for several
+    profiles with the same k. Raises :class:`AuditFailedError` (nothing written) when
+    the workbook would let a protected figure be narrowed below the profile's k.
+    """
+    parse_quarter(quarter)
+    if protection is None:
+        protection = protect_for(_frame(source), profile.k)
+    elif protection.k != profile.k:
+        raise DisclosureError(
+            f"profile {profile.name}: protection computed with k={protection.k}, "
+            f"the profile asks for k={profile.k}"
+        )
+    frame = protection.universe.frame
+    periods = profile.period_columns(quarter)
+    if not (frame["period"] == quarter).any():
+        raise DisclosureError(f"profile {profile.name}: {SOURCE_TABLE} has no rows for {quarter}")
+    shown = workbook_selection(frame, profile, periods)
+
+    # audit exactly what this workbook shows (rows it leaves out are unknown to its reader)
+    audit = audit_universe(protection.universe, shown & ~protection.suppressed, profile.k)
+    if not audit.passed:
+        raise AuditFailedError(f"profile {profile.name} {quarter}: {audit.summary()}")
+
+    published = protection.published()[shown].reset_index(drop=True)
+    context = WorkbookContext(
+        funder_title=profile.title,
+        quarter=quarter,
+        periods=tuple(periods),
+        cutoff=cutoff,
+        generated=generated_at or dt.datetime.now(),
+        k=profile.k,
+        indicators=profile.indicators,
+        breakdowns=profile.breakdowns,
+        sources=sources,
+    )
+    path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
+    layout = write_workbook(published, context, path)
+    hidden = shown & protection.suppressed
+    return ExportResult(
+        profile=profile.name,
+        quarter=quarter,
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        audit=audit,
+        k=profile.k,
+        cells_shown=int(shown.sum()),
+        cells_suppressed=int(hidden.sum()),
+        primary_suppressed=int((hidden & protection.primary).sum()),
+        complementary_suppressed=int((hidden & ~protection.primary).sum()),
+        layout=layout,
+    )
+
+
+__all__ = [
+    "KEY_COLUMNS",
+    "AuditFailedError",
+    "ExportResult",
+    "build_funder_export",
+    "protect_for",
+    "publish_indicators",
+    "read_indicator_values",
+    "workbook_selection",
+]

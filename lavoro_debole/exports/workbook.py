@@ -1,0 +1,598 @@
+"""The funder workbook: a cover, one sheet per indicator family, notes.
+
+It only lays out what the published (disclosure-controlled) table says. Safety rules
+enforced here, whatever the data hold: every text cell is typed as a string (a
+category starting with ``=``, ``+``, ``-`` or ``@`` stays text, never a formula), no
+formula anywhere, no hidden sheet, no external link, no personal value (the input has
+none: only aggregated, suppressed figures and labels). The file is written to a
+temporary name beside the target and moved into place, so a reader never sees half a
+workbook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from lavoro_debole.exports.catalogue import (
+    BREAKDOWN_LABELS,
+    GROUPS,
+    HEADLINES,
+    INDICATORS,
+    NON_ADDITIVE_NOTES,
+    TOTAL,
+    group_of,
+    indicator_info,
+)
+
+PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
+SUPPRESSED = "c"
+NOT_COMPUTABLE = "–"
+NOT_YET = "n.o."
+
+FMT_COUNT = "#,##0"
+FMT_ONE_DECIMAL = "0.0"
+
+_BLUE = "1F4E79"
+_TITLE_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEAD_FILL = PatternFill("solid", fgColor="F2F2F2")
+_TOTAL_FILL = PatternFill("solid", fgColor="FAFAFA")
+_THIN = Side(style="thin", color="BFBFBF")
+_HEAD_BORDER = Border(bottom=Side(style="thin", color="7F7F7F"))
+_BLOCK_BORDER = Border(top=_THIN)
+_RIGHT = Alignment(horizontal="right", vertical="center")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+
+#: (indicator_id, period, breakdown, category, field) -> (sheet title, cell coordinate)
+CellMap = dict[tuple[str, str, str, str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class WorkbookContext:
+    """What the cover says about the workbook."""
+
+    funder_title: str
+    quarter: str
+    periods: tuple[str, ...]
+    cutoff: dt.date
+    generated: dt.datetime
+    k: int
+    indicators: tuple[str, ...]
+    breakdowns: tuple[str, ...]
+    #: partners' files behind the figures: columns feed, sender, files, complete
+    sources: pd.DataFrame | None = None
+
+
+@dataclass
+class WorkbookLayout:
+    """Where each published figure went, for tests and for anyone checking the file."""
+
+    path: Path
+    cells: CellMap = field(default_factory=dict)
+    sheets: list[str] = field(default_factory=list)
+    charts: int = 0
+
+
+def period_label(period: str) -> str:
+    """'2024-Q3' -> 'T3 2024'; '2024' -> 'Anno 2024'."""
+    if "-Q" in period:
+        year, q = period.split("-Q")
+        return f"T{q} {year}"
+    return f"Anno {period}"
+
+
+def quarter_title(quarter: str) -> str:
+    year, q = quarter.split("-Q")
+    months = {
+        "1": "gennaio–marzo",
+        "2": "aprile–giugno",
+        "3": "luglio–settembre",
+        "4": "ottobre–dicembre",
+    }[q]
+    return f"{q}° trimestre {year} ({months})"
+
+
+def _clean(text: object) -> str:
+    return ILLEGAL_CHARACTERS_RE.sub("", str(text))
+
+
+def put(ws: Worksheet, row: int, col: int, value: object, **style: object) -> Cell:
+    """Write one cell; text is always typed as a string, so it can never be a formula."""
+    cell = ws.cell(row=row, column=col)
+    if value is None:
+        cell.value = None
+    elif isinstance(value, str):
+        cell.value = _clean(value)
+        cell.data_type = "s"
+    elif isinstance(value, bool | np.bool_):
+        cell.value = "Sì" if value else "No"
+        cell.data_type = "s"
+    elif isinstance(value, dt.datetime | dt.date):
+        cell.value = value
+    else:
+        cell.value = float(value) if isinstance(value, np.floating) else value
+    for name, v in style.items():
+        setattr(cell, name, v)
+    return cell
+
+
+def _print_ready(ws: Worksheet, title_rows: str | None, widths: dict[int, float]) -> None:
+    for col, width in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.oddFooter.center.text = "&P / &N"
+    ws.oddFooter.left.text = PROGRAMME
+    ws.sheet_view.showGridLines = False
+
+
+class _Writer:
+    def __init__(self, published: pd.DataFrame, context: WorkbookContext, path: Path) -> None:
+        self.df = published
+        self.ctx = context
+        self.layout = WorkbookLayout(path=path)
+        self.wb = Workbook()
+        self.wb.properties.creator = "lavoro-debole"
+        self.wb.properties.title = f"{PROGRAMME} – {context.quarter}"
+        self.rows = {
+            tuple(r[:4]): r
+            for r in published[
+                [
+                    "indicator_id",
+                    "period",
+                    "breakdown",
+                    "category",
+                    "value",
+                    "numerator",
+                    "denominator",
+                    "ci_low",
+                    "ci_high",
+                    "suppressed",
+                ]
+            ].itertuples(index=False, name=None)
+        }
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _record(self, ws: Worksheet, key: tuple, fld: str, cell: Cell) -> None:
+        self.layout.cells[(*key, fld)] = (ws.title, cell.coordinate)
+
+    def _categories(self, indicator: str, breakdown: str) -> list[str]:
+        sel = self.df[(self.df["indicator_id"] == indicator) & (self.df["breakdown"] == breakdown)]
+        if "category_order" in sel.columns:
+            sel = sel.sort_values(["category_order", "category"], kind="stable")
+        return list(dict.fromkeys(sel["category"].astype(str)))
+
+    def _breakdowns(self, indicator: str) -> list[str]:
+        """The profile's breakdowns of an indicator; quality indicators show all theirs."""
+        present = set(self.df.loc[self.df["indicator_id"] == indicator, "breakdown"])
+        order = list(INDICATORS[indicator].breakdowns) if indicator in INDICATORS else []
+        order += sorted(present - set(order) - {TOTAL})
+        wanted = set(self.ctx.breakdowns) if not indicator.startswith("Q") else present
+        return [b for b in order if b in present and b in wanted]
+
+    def _figure(
+        self, ws: Worksheet, r: int, c: int, key: tuple, fld: str, fmt: str, style: dict
+    ) -> Cell:
+        row = self.rows.get(key)
+        if row is None:
+            cell = put(ws, r, c, NOT_COMPUTABLE, alignment=_RIGHT, **style)
+        elif row[9]:
+            cell = put(ws, r, c, SUPPRESSED, alignment=_RIGHT, **style)
+        else:
+            value = row[4 + ["value", "numerator", "denominator", "ci_low", "ci_high"].index(fld)]
+            if value is None or pd.isna(value):
+                text = NOT_COMPUTABLE
+                if key[0] in ("D4", "D5") and pd.isna(row[6]):
+                    text = NOT_YET
+                cell = put(ws, r, c, text, alignment=_RIGHT, **style)
+            else:
+                if fld in ("numerator", "denominator") or fmt == FMT_COUNT:
+                    value = round(float(value))
+                cell = put(ws, r, c, value, number_format=fmt, **style)
+        self._record(ws, key, fld, cell)
+        return cell
+
+    def _title_rows(self, ws: Worksheet, title: str) -> None:
+        put(ws, 1, 1, title, font=Font(size=14, bold=True, color=_BLUE))
+        put(
+            ws,
+            2,
+            1,
+            f"{PROGRAMME} · {self.ctx.funder_title} · {quarter_title(self.ctx.quarter)}",
+            font=Font(italic=True, color="595959"),
+        )
+        put(
+            ws,
+            3,
+            1,
+            f"{SUPPRESSED} = dato riservato (tutela delle persone) · {NOT_COMPUTABLE} = non "
+            f"calcolabile · {NOT_YET} = non ancora osservabile · IC 95% = intervallo di "
+            "confidenza al 95%",
+            font=Font(size=9, color="595959"),
+        )
+
+    def _table_title(self, ws: Worksheet, r: int, text: str, width: int) -> None:
+        for c in range(1, width + 1):
+            put(ws, r, c, None, fill=_TITLE_FILL)
+        put(ws, r, 1, text, font=Font(bold=True, size=11, color=_BLUE), fill=_TITLE_FILL)
+
+    def _header(self, ws: Worksheet, r: int, labels: Iterable[str]) -> None:
+        for c, label in enumerate(labels, start=1):
+            put(
+                ws,
+                r,
+                c,
+                label,
+                font=Font(bold=True),
+                fill=_HEAD_FILL,
+                border=_HEAD_BORDER,
+                alignment=Alignment(horizontal="left" if c <= 2 else "right", wrap_text=True),
+            )
+
+    # -- tables ------------------------------------------------------------------
+
+    def _count_table(self, ws: Worksheet, r: int, indicator: str) -> int:
+        info = indicator_info(indicator)
+        periods = self.ctx.periods
+        fmt = FMT_ONE_DECIMAL if info.kind == "median" else FMT_COUNT
+        unit = " (giorni)" if info.kind == "median" else ""
+        self._table_title(ws, r, f"{indicator} · {info.name}{unit}", 2 + len(periods))
+        self._header(ws, r + 1, ["Disaggregazione", "Categoria", *map(period_label, periods)])
+        r += 2
+        bold = {"font": Font(bold=True)}
+        put(ws, r, 1, "Totale", fill=_TOTAL_FILL, **bold)
+        put(ws, r, 2, None, fill=_TOTAL_FILL)
+        for j, p in enumerate(periods):
+            self._figure(
+                ws,
+                r,
+                3 + j,
+                (indicator, p, TOTAL, TOTAL),
+                "value",
+                fmt,
+                {"fill": _TOTAL_FILL, **bold},
+            )
+        r += 1
+        for bd in self._breakdowns(indicator):
+            for i, cat in enumerate(self._categories(indicator, bd)):
+                border = {"border": _BLOCK_BORDER} if i == 0 else {}
+                put(ws, r, 1, BREAKDOWN_LABELS.get(bd, bd) if i == 0 else None, **border)
+                put(ws, r, 2, cat, alignment=Alignment(indent=1), **border)
+                for j, p in enumerate(periods):
+                    self._figure(ws, r, 3 + j, (indicator, p, bd, cat), "value", fmt, border)
+                r += 1
+        return r + 1
+
+    def _rate_table(self, ws: Worksheet, r: int, indicator: str) -> int:
+        info = indicator_info(indicator)
+        cols = ["%", "Numeratore", "Denominatore", "IC 95% inf.", "IC 95% sup."]
+        flds = ["value", "numerator", "denominator", "ci_low", "ci_high"]
+        fmts = [FMT_ONE_DECIMAL, FMT_COUNT, FMT_COUNT, FMT_ONE_DECIMAL, FMT_ONE_DECIMAL]
+        self._table_title(ws, r, f"{indicator} · {info.name}", 3 + len(cols))
+        self._header(ws, r + 1, ["Disaggregazione", "Categoria", "Periodo", *cols])
+        r += 2
+        blocks = [(TOTAL, TOTAL)] + [
+            (bd, cat)
+            for bd in self._breakdowns(indicator)
+            for cat in self._categories(indicator, bd)
+        ]
+        last_bd = None
+        for bd, cat in blocks:
+            for i, p in enumerate(self.ctx.periods):
+                style: dict = {}
+                if bd == TOTAL:
+                    style["fill"] = _TOTAL_FILL
+                if i == 0:
+                    style["border"] = _BLOCK_BORDER
+                label = BREAKDOWN_LABELS.get(bd, bd) if (i == 0 and bd != last_bd) else None
+                put(ws, r, 1, label, font=Font(bold=bd == TOTAL), **style)
+                put(ws, r, 2, (cat if bd != TOTAL else None) if i == 0 else None, **style)
+                put(ws, r, 3, period_label(p), **style)
+                for j, (fld, fmt) in enumerate(zip(flds, fmts, strict=True)):
+                    self._figure(ws, r, 4 + j, (indicator, p, bd, cat), fld, fmt, style)
+                r += 1
+            last_bd = bd
+        return r + 1
+
+    # -- charts ------------------------------------------------------------------
+
+    def _charts(self, ws: Worksheet, group: str, data_row: int) -> tuple[int, int]:
+        """Trend charts of the group's headline totals; data written below the tables.
+
+        Returns (rows the charts take at the top, next free row for data)."""
+        quarters = [p for p in self.ctx.periods if "-Q" in p]
+        heads = [h for h in HEADLINES.get(group, ()) if h in self.ctx.indicators]
+        if len(quarters) < 2 or not heads:
+            return 0, data_row
+        put(ws, data_row, 1, "Dati dei grafici", font=Font(bold=True, color=_BLUE))
+        put(
+            ws,
+            data_row + 1,
+            1,
+            "Totali per trimestre; una cella vuota è un dato riservato o non calcolabile.",
+            font=Font(size=9, color="595959"),
+        )
+        top = data_row + 2
+        put(ws, top, 1, "Indicatore", font=Font(bold=True), fill=_HEAD_FILL)
+        for j, p in enumerate(quarters):
+            put(ws, top, 2 + j, period_label(p), font=Font(bold=True), fill=_HEAD_FILL)
+        anchor_cols = ["A", "E", "K"]
+        for n, ind in enumerate(heads):
+            info = indicator_info(ind)
+            rr = top + 1 + n
+            put(ws, rr, 1, f"{ind} · {info.name}")
+            for j, p in enumerate(quarters):
+                row = self.rows.get((ind, p, TOTAL, TOTAL))
+                value = None if row is None or row[9] or pd.isna(row[4]) else float(row[4])
+                fmt = FMT_ONE_DECIMAL if info.kind == "rate" else FMT_COUNT
+                put(ws, rr, 2 + j, value, number_format=fmt)
+            chart = BarChart() if info.kind == "rate" else LineChart()
+            chart.title = f"{ind} · {info.name}"
+            chart.style = 2
+            chart.height = 7
+            chart.width = 13
+            chart.legend = None
+            chart.display_blanks = "gap"
+            data = Reference(ws, min_col=2, max_col=1 + len(quarters), min_row=rr, max_row=rr)
+            cats = Reference(ws, min_col=2, max_col=1 + len(quarters), min_row=top, max_row=top)
+            chart.add_data(data, from_rows=True, titles_from_data=False)
+            chart.set_categories(cats)
+            chart.y_axis.title = "%" if info.kind == "rate" else "numero"
+            chart.y_axis.majorGridlines = None
+            chart.y_axis.delete = False
+            chart.x_axis.delete = False
+            if info.kind == "rate":
+                chart.y_axis.scaling.min = 0
+                chart.y_axis.scaling.max = 100
+            else:
+                chart.y_axis.scaling.min = 0
+                for s in chart.series:
+                    s.marker.symbol = "circle"
+                    s.smooth = False
+            ws.add_chart(chart, f"{anchor_cols[min(n, 2)]}5")
+            self.layout.charts += 1
+        return 15, top + 2 + len(heads)
+
+    # -- sheets ------------------------------------------------------------------
+
+    def group_sheet(self, group: str) -> None:
+        indicators = [i for i in self.ctx.indicators if group_of(i) == group]
+        if not indicators:
+            return
+        ws = self.wb.create_sheet(f"{group} {GROUPS[group]}")
+        self.layout.sheets.append(ws.title)
+        self._title_rows(ws, f"{group} · {GROUPS[group]}")
+        # charts first (their data go at the bottom, filled in after the tables)
+        quarters = [p for p in self.ctx.periods if "-Q" in p]
+        has_charts = len(quarters) >= 2 and any(
+            h in self.ctx.indicators for h in HEADLINES.get(group, ())
+        )
+        r = 5 + (16 if has_charts else 0)
+        for ind in indicators:
+            if indicator_info(ind).kind == "rate":
+                r = self._rate_table(ws, r, ind)
+            else:
+                r = self._count_table(ws, r, ind)
+        self._charts(ws, group, r + 1)
+        widths = {1: 26, 2: 30} | {c: 13 for c in range(3, 3 + max(len(self.ctx.periods), 6))}
+        _print_ready(ws, "1:3", widths)
+        ws.freeze_panes = "C4"
+
+    def cover(self) -> None:
+        ws = self.wb.active
+        ws.title = "Copertina"
+        self.layout.sheets.insert(0, ws.title)
+        put(ws, 1, 1, PROGRAMME, font=Font(size=18, bold=True, color=_BLUE))
+        put(
+            ws,
+            2,
+            1,
+            "Indicatori di risultato per il finanziatore",
+            font=Font(size=12, italic=True, color="595959"),
+        )
+        ctx = self.ctx
+        facts = [
+            ("Finanziatore", ctx.funder_title),
+            ("Periodo di riferimento", quarter_title(ctx.quarter)),
+            ("Periodi mostrati", ", ".join(period_label(p) for p in ctx.periods)),
+            ("Dati aggiornati al", ctx.cutoff),
+            ("Prodotto il", ctx.generated.date()),
+            (
+                "Riservatezza",
+                f"Le celle che riguardano da 1 a {ctx.k - 1} persone, e quelle da cui "
+                f"si potrebbero ricavare, sono indicate con «{SUPPRESSED}» (vedi Note).",
+            ),
+        ]
+        r = 4
+        for label, value in facts:
+            put(ws, r, 1, label, font=Font(bold=True), alignment=Alignment(vertical="top"))
+            cell = put(ws, r, 2, value, alignment=Alignment(horizontal="left", wrap_text=True))
+            if isinstance(value, dt.date):
+                cell.number_format = "DD/MM/YYYY"
+            r += 1
+        r += 1
+        put(ws, r, 1, "Contenuto", font=Font(bold=True, color=_BLUE, size=12))
+        r += 1
+        for g, title in GROUPS.items():
+            inds = [i for i in ctx.indicators if group_of(i) == g]
+            if inds:
+                put(ws, r, 1, f"{g} {title}")
+                put(ws, r, 2, ", ".join(f"{i} {INDICATORS[i].name}" for i in inds), alignment=_WRAP)
+                r += 1
+        put(ws, r, 1, "Note")
+        put(ws, r, 2, "Definizioni, riservatezza dei dati, qualità dei dati", alignment=_WRAP)
+        r += 2
+        put(
+            ws,
+            r,
+            1,
+            "Fonti dei dati e completezza degli invii (Q1)",
+            font=Font(bold=True, color=_BLUE, size=12),
+        )
+        r += 1
+        for c, h in enumerate(["Fonte", "Partner", "File", "Completezza"], start=1):
+            put(ws, r, c, h, font=Font(bold=True), fill=_HEAD_FILL, border=_HEAD_BORDER)
+        r += 1
+        for feed, sender, files, complete in self._sources():
+            put(ws, r, 1, feed)
+            put(ws, r, 2, sender)
+            put(ws, r, 3, files, alignment=_WRAP)
+            put(ws, r, 4, complete)
+            r += 1
+        _print_ready(ws, None, {1: 30, 2: 60, 3: 45, 4: 16})
+        ws.page_setup.orientation = "portrait"
+
+    def _sources(self) -> list[tuple[str, str, str, str]]:
+        src = self.ctx.sources
+        if src is not None and len(src):
+            out = []
+            for r in src.itertuples(index=False):
+                d = r._asdict()
+                complete = d.get("complete")
+                if isinstance(complete, bool | np.bool_):
+                    complete = "completo" if complete else "mancante"
+                out.append(
+                    (
+                        str(d.get("feed", "")),
+                        str(d.get("sender", "")),
+                        str(d.get("files", "") or ""),
+                        "" if complete is None else str(complete),
+                    )
+                )
+            return out
+        q1 = self.df[
+            (self.df["indicator_id"] == "Q1")
+            & (self.df["period"] == self.ctx.quarter)
+            & (self.df["breakdown"] != TOTAL)
+        ]
+        out = []
+        for cat, value in q1[["category", "value"]].itertuples(index=False):
+            feed, _, sender = str(cat).partition("|")
+            state = "ricevuto" if value == 1 else ("mancante" if value == 0 else "")
+            out.append((feed, sender, "", state))
+        if not out:
+            out.append(("(nessuna informazione sugli invii)", "", "", ""))
+        return out
+
+    def notes(self) -> None:
+        ws = self.wb.create_sheet("Note")
+        self.layout.sheets.append(ws.title)
+        self._title_rows(ws, "Note")
+        r = 5
+        put(ws, r, 1, "Definizioni degli indicatori", font=Font(bold=True, color=_BLUE, size=12))
+        r += 1
+        self._header(ws, r, ["Codice", "Indicatore", "Definizione"])
+        r += 1
+        for ind in [*self.ctx.indicators, "Q1", "Q2", "Q3"]:
+            info = indicator_info(ind)
+            put(ws, r, 1, ind, alignment=Alignment(vertical="top"))
+            put(ws, r, 2, info.name, alignment=_WRAP)
+            put(ws, r, 3, info.definition, alignment=_WRAP)
+            r += 1
+        r += 1
+        k = self.ctx.k
+        paragraphs = [
+            (
+                "Riservatezza dei dati",
+                [
+                    "I dati riguardano poche decine di persone, molte riconoscibili in una "
+                    "piccola provincia: nessuna cifra pubblicata deve permettere di sapere "
+                    "qualcosa di una persona.",
+                    f"Un conteggio di persone o di eventi che riguardano persone compreso tra "
+                    f"1 e {k - 1} non è pubblicato; lo zero è pubblicato. I conteggi di "
+                    "imprese sono pubblicati.",
+                    f"Una percentuale non è pubblicata quando il denominatore è inferiore a "
+                    f"{k}, o quando il numeratore o la differenza tra denominatore e "
+                    f"numeratore è compresa tra 1 e {k - 1}. I giorni mediani non sono "
+                    f"pubblicati quando la mediana riguarda meno di {k} persone.",
+                    "Altre celle sono nascoste quando, insieme ai totali e alle altre cifre "
+                    "pubblicate (le categorie che si sommano al totale, i trimestri che si "
+                    "sommano all'anno), permetterebbero di ricalcolare una cifra riservata. "
+                    "Prima dell'invio una verifica con la programmazione lineare controlla che "
+                    f"di ogni cifra riservata si possa dedurre al più un intervallo ampio "
+                    f"almeno {k}.",
+                    f"Tutte le celle nascoste sono indicate con «{SUPPRESSED}», senza "
+                    "distinguere il motivo. Lo stesso schema vale per tutti i finanziatori.",
+                ],
+            ),
+            (
+                "Disaggregazioni che non si sommano al totale",
+                list(NON_ADDITIVE_NOTES),
+            ),
+            (
+                "Percentuali e intervalli di confidenza",
+                [
+                    "Le percentuali sono mostrate con un decimale, accanto al numeratore e al "
+                    "denominatore, con l'intervallo di confidenza al 95% di Wilson: con numeri "
+                    "piccoli una percentuale è molto incerta.",
+                    f"«{NOT_COMPUTABLE}»: non calcolabile (nessun caso nel denominatore). "
+                    f"«{NOT_YET}»: non ancora osservabile (D4, D5: non sono ancora trascorsi "
+                    "6 o 12 mesi dalla fine del periodo).",
+                ],
+            ),
+        ]
+        for title, lines in paragraphs:
+            put(ws, r, 1, title, font=Font(bold=True, color=_BLUE, size=12))
+            r += 1
+            for line in lines:
+                put(ws, r, 2, None)
+                cell = put(ws, r, 2, line, alignment=_WRAP)
+                ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=3)
+                ws.row_dimensions[r].height = 15 * (1 + len(line) // 110)
+                cell.alignment = _WRAP
+                r += 1
+            r += 1
+        put(ws, r, 1, "Qualità dei dati", font=Font(bold=True, color=_BLUE, size=12))
+        r += 2
+        r = self._count_table(ws, r, "Q2")
+        r = self._rate_table(ws, r, "Q3")
+        _print_ready(ws, "1:3", {1: 26, 2: 34, 3: 95} | {c: 13 for c in range(4, 10)})
+        ws.freeze_panes = "A4"
+
+    def save(self) -> WorkbookLayout:
+        path = self.layout.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
+        os.close(fd)
+        try:
+            self.wb.save(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.layout
+
+
+def write_workbook(published: pd.DataFrame, context: WorkbookContext, path: Path) -> WorkbookLayout:
+    """Write the funder workbook of ``published`` (already disclosure-controlled: a
+    ``suppressed`` column, figures null where true) to ``path``, atomically."""
+    if "suppressed" not in published.columns:
+        raise ValueError("write_workbook needs the published table (with 'suppressed')")
+    writer = _Writer(published, context, Path(path))
+    writer.cover()
+    for group in GROUPS:
+        writer.group_sheet(group)
+    writer.notes()
+    return writer.save()

@@ -1,0 +1,161 @@
+"""`lavoro run` end to end on a generated inbox: every file as the generator expects it,
+every indicator computed, and no personal value anywhere a run writes.
+
+One run (a session fixture) serves every assertion; it is the slowest test module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lavoro_debole.synthetic import generate_inbox
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KEY = "end-to-end-test-key-0123456789abcdef0123"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("e2e")
+    manifest = generate_inbox(data_dir, persons=40, seed=7)
+    env = {
+        **os.environ,
+        "LAVORO_DATA_DIR": str(data_dir),
+        "LAVORO_PSEUDONYM_KEY": KEY,
+        "LAVORO_CUTOFF": "2025-12-31",
+        "DAGSTER_HOME": str(data_dir / "dagster"),
+    }
+    lavoro = Path(sys.executable).parent / "lavoro"
+    completed = subprocess.run(
+        [str(lavoro), "run"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return data_dir, manifest, completed
+
+
+def test_run_succeeds_and_prints_a_summary(demo_run):
+    _, _, completed = demo_run
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "Esito: completato" in completed.stdout
+    assert "marts.indicator_values" in completed.stdout
+
+
+def test_every_file_is_accounted_for_as_the_generator_expects(demo_run):
+    data_dir, manifest, _ = demo_run
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    got = {
+        (feed, name): (status, data, loaded, rejected, warned, skipped)
+        for feed, name, status, data, loaded, rejected, warned, skipped in con.execute(
+            "select feed, file_name, status, rows_data, rows_loaded, rows_rejected, "
+            "rows_warned, rows_skipped from ops.ingest_files"
+        ).fetchall()
+    }
+    expected = {
+        (f.feed, f.path): (
+            f.status,
+            f.rows_data,
+            f.rows_loaded,
+            f.rows_rejected,
+            f.rows_warned,
+            f.rows_skipped,
+        )
+        for f in manifest.files
+    }
+    assert got == expected
+
+
+def test_every_planted_problem_is_recorded_with_its_reason(demo_run):
+    data_dir, manifest, _ = demo_run
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    recorded = {
+        (feed, name, sheet, row, severity)
+        for feed, name, sheet, row, severity in con.execute(
+            "select feed, file_name, sheet, row_number, severity from ops.rejected_rows"
+        ).fetchall()
+    }
+    planted = {
+        (f.feed, f.path, p.sheet, p.row_number, p.severity)
+        for f in manifest.files
+        for p in f.problems
+    }
+    assert planted and planted <= recorded
+    reasons = con.execute(
+        "select count(*) from ops.rejected_rows where reason is null or reason = ''"
+    ).fetchone()[0]
+    assert reasons == 0
+
+
+def test_every_indicator_is_computed(demo_run):
+    data_dir, _, _ = demo_run
+    con = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    ids = {
+        r[0]
+        for r in con.execute("select distinct indicator_id from marts.indicator_values").fetchall()
+    }
+    expected = {"A1", "A2", "A3", "A4", "B1", "B2", "B3", "C1", "C2"}
+    expected |= {"D1", "D2", "D3", "D4", "D5", "D6", "E1", "E2", "F1", "F2", "F3", "F4"}
+    expected |= {"Q1", "Q2", "Q3"}
+    assert ids == expected
+    schemas = {
+        r[0] for r in con.execute("select distinct table_schema from information_schema.tables")
+    }
+    assert "ops" not in schemas and "raw" not in schemas
+
+
+def _everything_written(data_dir: Path) -> list[Path]:
+    """Every file the run wrote, but the two places allowed to keep raw values."""
+    allowed = {data_dir / "inbox", data_dir / "feedback"}
+    files = []
+    for path in data_dir.rglob("*"):
+        if path.is_file() and not any(a in path.parents for a in allowed):
+            if path.name in ("warehouse.duckdb", "manifest.json"):
+                continue  # the warehouse is checked table by table; the manifest is the generator's
+            files.append(path)
+    return files
+
+
+def test_no_personal_value_in_anything_the_run_writes(demo_run):
+    data_dir, manifest, completed = demo_run
+    planted = [v for v in manifest.planted_personal_values if len(v) >= 5]
+    assert planted
+    texts = {"stdout": completed.stdout, "stderr": completed.stderr}
+    for path in _everything_written(data_dir):
+        texts[str(path)] = path.read_bytes().decode("latin-1")
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where not (table_schema = 'ops' and table_name = 'rejected_rows')"
+    ).fetchall()
+    for schema, table in tables:
+        texts[f"{schema}.{table}"] = str(
+            con.execute(f'select * from "{schema}"."{table}"').fetchall()
+        )
+    leaks = [
+        (where, value)
+        for where, text in texts.items()
+        for value in planted
+        if value.casefold() in text.casefold()
+    ]
+    assert leaks == []
+    # The planted values did reach the one restricted table, so the scan looked for real data.
+    restricted = str(con.execute("select value from ops.rejected_rows").fetchall())
+    assert any(v in restricted for v in planted)
+
+
+def test_the_manifest_names_no_person_but_the_planted_ones(demo_run):
+    data_dir, manifest, _ = demo_run
+    text = (data_dir / "manifest.json").read_text(encoding="utf-8")
+    assert json.loads(text)["planted_personal_values"] == manifest.planted_personal_values

@@ -1,0 +1,255 @@
+"""Delivery: e-mail a funder's workbook once per quarter, and keep a record of it.
+
+Every attempt is a row of ``ops.deliveries`` (profile, period, recipients,
+file_sha256, sent_at, status ``sent``/``skipped``/``failed``, message). A partition
+already ``sent`` is not sent again unless ``force=True``, so a re-run schedule never
+spams a funder; without SMTP settings the attempt is recorded as ``skipped``, so a
+demo or a test machine runs the whole pipeline without a mail server.
+
+SMTP settings come from the environment (read here, in the exports room, so the
+room needs no other module of ours): LAVORO_SMTP_HOST, LAVORO_SMTP_PORT,
+LAVORO_SMTP_TLS (starttls | ssl | none), LAVORO_SMTP_USER, LAVORO_SMTP_PASSWORD,
+LAVORO_SMTP_FROM. The password never appears in a message or a record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+Status = Literal["sent", "skipped", "failed"]
+
+DELIVERIES_DDL = """
+create schema if not exists ops;
+create table if not exists ops.deliveries (
+    profile varchar not null,
+    period varchar not null,
+    recipients varchar not null,
+    file_sha256 varchar not null,
+    sent_at timestamp not null,
+    status varchar not null,
+    message varchar
+);
+"""
+
+
+class DeliverySettingsError(ValueError):
+    """An SMTP setting is malformed; the message names the variable (never its value
+    when it is the password)."""
+
+
+class DeliveryError(RuntimeError):
+    """Sending failed; the attempt is recorded as 'failed' in ops.deliveries."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    tls: Literal["starttls", "ssl", "none"]
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+
+
+def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
+    """SMTP settings from LAVORO_SMTP_*; None when LAVORO_SMTP_HOST is unset (deliveries
+    are then recorded as skipped)."""
+    env = os.environ if environ is None else environ
+    host = (env.get("LAVORO_SMTP_HOST") or "").strip()
+    if not host:
+        return None
+    tls = (env.get("LAVORO_SMTP_TLS") or "starttls").strip().lower()
+    if tls not in DEFAULT_PORTS:
+        raise DeliverySettingsError("LAVORO_SMTP_TLS must be one of starttls, ssl, none")
+    raw_port = (env.get("LAVORO_SMTP_PORT") or "").strip()
+    try:
+        port = int(raw_port) if raw_port else DEFAULT_PORTS[tls]
+    except ValueError:
+        raise DeliverySettingsError("LAVORO_SMTP_PORT must be a port number") from None
+    if not 0 < port < 65536:
+        raise DeliverySettingsError("LAVORO_SMTP_PORT must be between 1 and 65535")
+    user = (env.get("LAVORO_SMTP_USER") or "").strip() or None
+    password = env.get("LAVORO_SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise DeliverySettingsError(
+            "LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD must be set together"
+        )
+    sender = (env.get("LAVORO_SMTP_FROM") or "").strip() or (user if user and "@" in user else "")
+    if "@" not in sender:
+        raise DeliverySettingsError("LAVORO_SMTP_FROM must be the sender's e-mail address")
+    return SmtpSettings(host, port, tls, sender, user, password)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    profile: str
+    period: str
+    status: Status
+    message: str
+    file_sha256: str
+    sent_at: dt.datetime
+
+
+def ensure_deliveries_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DELIVERIES_DDL)
+
+
+def already_delivered(
+    con: duckdb.DuckDBPyConnection, profile: str, period: str
+) -> dt.datetime | None:
+    """When this partition was last sent, or None."""
+    ensure_deliveries_table(con)
+    row = con.execute(
+        "select max(sent_at) from ops.deliveries "
+        "where profile = ? and period = ? and status = 'sent'",
+        [profile, period],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    profile: str,
+    period: str,
+    recipients: Sequence[str],
+    sha: str,
+    when: dt.datetime,
+    status: Status,
+    message: str,
+) -> DeliveryResult:
+    con.execute(
+        "insert into ops.deliveries values (?, ?, ?, ?, ?, ?, ?)",
+        [profile, period, ", ".join(recipients), sha, when, status, message],
+    )
+    return DeliveryResult(profile, period, status, message, sha, when)
+
+
+def build_message(
+    smtp: SmtpSettings,
+    recipients: Sequence[str],
+    path: Path,
+    *,
+    funder_title: str,
+    period: str,
+) -> EmailMessage:
+    """The e-mail, in Italian, with the workbook attached."""
+    msg = EmailMessage()
+    msg["Subject"] = f"Il lavoro debole – indicatori {period} – {funder_title}"
+    msg["From"] = smtp.sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2] or None)
+    msg.set_content(
+        "Gentili,\n\n"
+        f"in allegato gli indicatori di risultato del programma «Il lavoro debole – Rete "
+        f"provinciale di Lodi» per il periodo {period}.\n\n"
+        "Le cifre che riguardano pochissime persone, e quelle da cui si potrebbero "
+        "ricavare, sono indicate con «c» (dato riservato); il foglio «Note» spiega le "
+        "definizioni e la regola di riservatezza.\n\n"
+        "Messaggio generato automaticamente dal sistema di monitoraggio della rete.\n"
+    )
+    msg.add_attachment(
+        path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1], filename=path.name
+    )
+    return msg
+
+
+def _send(smtp: SmtpSettings, msg: EmailMessage) -> None:
+    context = ssl.create_default_context()
+    if smtp.tls == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            smtp.host, smtp.port, timeout=smtp.timeout, context=context
+        )
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    with client:
+        if smtp.tls == "starttls":
+            client.starttls(context=context)
+        if smtp.user is not None and smtp.password is not None:
+            client.login(smtp.user, smtp.password)
+        client.send_message(msg)
+
+
+def deliver_workbook(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    profile: str,
+    period: str,
+    recipients: Sequence[str],
+    path: Path,
+    smtp: SmtpSettings | None,
+    funder_title: str = "",
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> DeliveryResult:
+    """Send one workbook unless already sent, and record the attempt either way.
+
+    Raises :class:`DeliveryError` after recording a failed attempt, so the run that
+    called it fails visibly and a retry sends it.
+    """
+    path = Path(path)
+    ensure_deliveries_table(con)
+    when = now or dt.datetime.now()
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    if not recipients:
+        raise DeliveryError(f"profile {profile}: no recipients")
+
+    if not force:
+        previous = already_delivered(con, profile, period)
+        if previous is not None:
+            return _record(
+                con,
+                profile,
+                period,
+                recipients,
+                sha,
+                when,
+                "skipped",
+                f"already delivered on {previous:%Y-%m-%d %H:%M}; pass force=True to send again",
+            )
+    if smtp is None:
+        return _record(
+            con,
+            profile,
+            period,
+            recipients,
+            sha,
+            when,
+            "skipped",
+            "SMTP not configured (LAVORO_SMTP_HOST is not set): workbook written, not sent",
+        )
+    msg = build_message(smtp, recipients, path, funder_title=funder_title or profile, period=period)
+    try:
+        _send(smtp, msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        code = getattr(exc, "smtp_code", None)
+        reason = f"{type(exc).__name__}" + (f" (SMTP {code})" if code else "")
+        _record(con, profile, period, recipients, sha, when, "failed", f"sending failed: {reason}")
+        raise DeliveryError(
+            f"profile {profile} {period}: sending to {smtp.host}:{smtp.port} failed: {reason}"
+        ) from None
+    return _record(
+        con,
+        profile,
+        period,
+        recipients,
+        sha,
+        when,
+        "sent",
+        f"sent to {len(recipients)} recipient(s) via {smtp.host}:{smtp.port}",
+    )

@@ -1023,7 +1023,7 @@ def sportello_files(world: World, seed: int) -> Iterator[FileSpec]:
     serial_month = months[min(14, len(months) - 1)][0]
     warn_month = months[min(15, len(months) - 1)][0]
     error_month = months[-1][0]
-    next_id = 900_000
+    next_id = 9_000_000
     for first, last in months:
         early = first.year == world.start.year
         layout = [
@@ -1098,12 +1098,12 @@ def sportello_files(world: World, seed: int) -> Iterator[FileSpec]:
 
 def _fallback_desk(world: World, first: date) -> Rec:
     values: dict[str, Cell] = {
-        "ID contatto": 899_999,
+        "ID contatto": 8_999_999,
         "Data": first,
         "Tipo utente": "Altro",
         "Sesso": "M",
     }
-    return Rec(values, ("sportello", 899_999))
+    return Rec(values, ("sportello", 8_999_999))
 
 
 # ------------------------------------------------------------------------- imprese

@@ -153,6 +153,27 @@ def summarise(spec: FileSpec, sha256: str) -> tuple[FileExpectation, list[tuple[
     return expectation, keys
 
 
+def _mark_repeated_content(expectations: list[tuple[date, FileExpectation]]) -> None:
+    """A file whose bytes equal an earlier one's loads once: the later copy is a duplicate.
+
+    This happens naturally (a month without contacts, a quarter in which nothing changed
+    gives the same header-only or same cumulative file). Its rows are already counted
+    through the first copy, so the distinct-record counts do not change.
+    """
+    first_by_sha: dict[str, FileExpectation] = {}
+    for _, item in expectations:
+        first = first_by_sha.setdefault(item.sha256, item)
+        if first is item or item.status == "rejected":
+            continue
+        item.status = "duplicate"
+        item.duplicate_of = first.path
+        item.rows_data = item.rows_rejected = item.rows_warned = 0
+        item.rows_skipped = item.rows_loaded = 0
+        item.sheets_read, item.sheets_ignored, item.problems = [], [], []
+        if not item.note:
+            item.note = "same bytes as a file received earlier"
+
+
 def generate_inbox(
     data_dir: Path,
     persons: int = 40,
@@ -207,6 +228,7 @@ def generate_inbox(
                 corrections.append(Correction(feed, spec.note, original, spec.name))
             spec.sheets = []  # free the rows before the next file
     expectations.sort(key=lambda item: (item[0], item[1].feed, item[1].path))
+    _mark_repeated_content(expectations)
     for order, (received, expectation) in enumerate(expectations, start=1):
         expectation.received_order = order
         stamp = datetime.combine(received, time(8, 0), tzinfo=UTC).timestamp() + order

@@ -776,6 +776,12 @@ def _desk_contacts(
         when = _day(rng, start, until)
         user = rng.choice(("Familiare", "Familiare", "Altro", "Ex detenuto"))
         contacts.append(_desk(rng, when, user, None, rng.choice(("Italia", "Marocco", "Romania"))))
+    month = date(start.year, start.month, 1)
+    while month <= until:  # the desk never has an empty month: a relative always calls
+        last_day = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        when = _day(rng, max(month, start), min(last_day, until))
+        contacts.append(_desk(rng, when, "Familiare", None, "Italia"))
+        month = last_day + timedelta(days=1)
     contacts.sort(key=lambda c: (c.when, c.time))
     for i, contact in enumerate(contacts):
         contact.contact_id = counter.contact + i

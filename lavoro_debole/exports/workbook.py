@@ -23,6 +23,14 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.text import RichText, Text
+from openpyxl.chart.title import Title
+from openpyxl.drawing.text import (
+    CharacterProperties,
+    Paragraph,
+    ParagraphProperties,
+    RegularTextRun,
+)
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -56,6 +64,15 @@ _BLOCK_BORDER = Border(top=_THIN)
 _RIGHT = Alignment(horizontal="right", vertical="center")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
+NOTE_LAST_COL = 10  # notes text spans columns A..J
+NOTE_TEXT_CHARS = 150  # characters that fit across them
+
+
+def _lines(text: str, chars: int) -> int:
+    """Lines a wrapped text needs in a column ``chars`` characters wide."""
+    return max(1, -(-len(text) // max(chars, 1)))
+
+
 #: (indicator_id, period, breakdown, category, field) -> (sheet title, cell coordinate)
 CellMap = dict[tuple[str, str, str, str, str], tuple[str, str]]
 
@@ -84,6 +101,13 @@ class WorkbookLayout:
     cells: CellMap = field(default_factory=dict)
     sheets: list[str] = field(default_factory=list)
     charts: int = 0
+
+
+def _chart_title(text: str) -> Title:
+    """A chart title in 11-point bold (the default is too large for a small chart)."""
+    props = CharacterProperties(sz=1100, b=True, solidFill=_BLUE)
+    para = Paragraph(pPr=ParagraphProperties(defRPr=props), r=[RegularTextRun(rPr=props, t=text)])
+    return Title(tx=Text(rich=RichText(p=[para])), overlay=False)
 
 
 def period_label(period: str) -> str:
@@ -238,7 +262,7 @@ class _Writer:
             put(ws, r, c, None, fill=_TITLE_FILL)
         put(ws, r, 1, text, font=Font(bold=True, size=11, color=_BLUE), fill=_TITLE_FILL)
 
-    def _header(self, ws: Worksheet, r: int, labels: Iterable[str]) -> None:
+    def _header(self, ws: Worksheet, r: int, labels: Iterable[str], left: int = 2) -> None:
         for c, label in enumerate(labels, start=1):
             put(
                 ws,
@@ -248,7 +272,7 @@ class _Writer:
                 font=Font(bold=True),
                 fill=_HEAD_FILL,
                 border=_HEAD_BORDER,
-                alignment=Alignment(horizontal="left" if c <= 2 else "right", wrap_text=True),
+                alignment=Alignment(horizontal="left" if c <= left else "right", wrap_text=True),
             )
 
     # -- tables ------------------------------------------------------------------
@@ -291,7 +315,7 @@ class _Writer:
         flds = ["value", "numerator", "denominator", "ci_low", "ci_high"]
         fmts = [FMT_ONE_DECIMAL, FMT_COUNT, FMT_COUNT, FMT_ONE_DECIMAL, FMT_ONE_DECIMAL]
         self._table_title(ws, r, f"{indicator} · {info.name}", 3 + len(cols))
-        self._header(ws, r + 1, ["Disaggregazione", "Categoria", "Periodo", *cols])
+        self._header(ws, r + 1, ["Disaggregazione", "Categoria", "Periodo", *cols], left=3)
         r += 2
         blocks = [(TOTAL, TOTAL)] + [
             (bd, cat)
@@ -337,7 +361,15 @@ class _Writer:
         top = data_row + 2
         put(ws, top, 1, "Indicatore", font=Font(bold=True), fill=_HEAD_FILL)
         for j, p in enumerate(quarters):
-            put(ws, top, 2 + j, period_label(p), font=Font(bold=True), fill=_HEAD_FILL)
+            put(
+                ws,
+                top,
+                2 + j,
+                period_label(p),
+                font=Font(bold=True),
+                fill=_HEAD_FILL,
+                alignment=_RIGHT,
+            )
         anchor_cols = ["A", "E", "K"]
         for n, ind in enumerate(heads):
             info = indicator_info(ind)
@@ -349,7 +381,7 @@ class _Writer:
                 fmt = FMT_ONE_DECIMAL if info.kind == "rate" else FMT_COUNT
                 put(ws, rr, 2 + j, value, number_format=fmt)
             chart = BarChart() if info.kind == "rate" else LineChart()
-            chart.title = f"{ind} · {info.name}"
+            chart.title = _chart_title(f"{ind} · {info.name}")
             chart.style = 2
             chart.height = 7
             chart.width = 13
@@ -431,6 +463,8 @@ class _Writer:
             cell = put(ws, r, 2, value, alignment=Alignment(horizontal="left", wrap_text=True))
             if isinstance(value, dt.date):
                 cell.number_format = "DD/MM/YYYY"
+            elif isinstance(value, str):
+                ws.row_dimensions[r].height = 15 * _lines(value, 70)
             r += 1
         r += 1
         put(ws, r, 1, "Contenuto", font=Font(bold=True, color=_BLUE, size=12))
@@ -438,8 +472,10 @@ class _Writer:
         for g, title in GROUPS.items():
             inds = [i for i in ctx.indicators if group_of(i) == g]
             if inds:
-                put(ws, r, 1, f"{g} {title}")
-                put(ws, r, 2, ", ".join(f"{i} {INDICATORS[i].name}" for i in inds), alignment=_WRAP)
+                put(ws, r, 1, f"{g} {title}", alignment=Alignment(vertical="top"))
+                text = ", ".join(f"{i} {INDICATORS[i].name}" for i in inds)
+                put(ws, r, 2, text, alignment=_WRAP)
+                ws.row_dimensions[r].height = 15 * _lines(text, 70)
                 r += 1
         put(ws, r, 1, "Note")
         put(ws, r, 2, "Definizioni, riservatezza dei dati, qualità dei dati", alignment=_WRAP)
@@ -461,7 +497,7 @@ class _Writer:
             put(ws, r, 3, files, alignment=_WRAP)
             put(ws, r, 4, complete)
             r += 1
-        _print_ready(ws, None, {1: 30, 2: 60, 3: 45, 4: 16})
+        _print_ready(ws, None, {1: 30, 2: 75, 3: 40, 4: 16})
         ws.page_setup.orientation = "portrait"
 
     def _sources(self) -> list[tuple[str, str, str, str]]:
@@ -503,13 +539,16 @@ class _Writer:
         r = 5
         put(ws, r, 1, "Definizioni degli indicatori", font=Font(bold=True, color=_BLUE, size=12))
         r += 1
-        self._header(ws, r, ["Codice", "Indicatore", "Definizione"])
+        self._header(ws, r, ["Codice", "Indicatore", "Definizione", *[""] * (NOTE_LAST_COL - 3)])
         r += 1
         for ind in [*self.ctx.indicators, "Q1", "Q2", "Q3"]:
             info = indicator_info(ind)
             put(ws, r, 1, ind, alignment=Alignment(vertical="top"))
             put(ws, r, 2, info.name, alignment=_WRAP)
-            put(ws, r, 3, info.definition, alignment=_WRAP)
+            self._wrapped(ws, r, 3, info.definition, NOTE_TEXT_CHARS - 56)
+            ws.row_dimensions[r].height = max(
+                ws.row_dimensions[r].height or 15, 15 * _lines(info.name, 32)
+            )
             r += 1
         r += 1
         k = self.ctx.k
@@ -534,7 +573,8 @@ class _Writer:
                     f"di ogni cifra riservata si possa dedurre al più un intervallo ampio "
                     f"almeno {k}.",
                     f"Tutte le celle nascoste sono indicate con «{SUPPRESSED}», senza "
-                    "distinguere il motivo. Lo stesso schema vale per tutti i finanziatori.",
+                    "distinguere il motivo. Lo schema è lo stesso per tutti i finanziatori; "
+                    "chi chiede una soglia più alta vede qualche cella riservata in più.",
                 ],
             ),
             (
@@ -557,19 +597,22 @@ class _Writer:
             put(ws, r, 1, title, font=Font(bold=True, color=_BLUE, size=12))
             r += 1
             for line in lines:
-                put(ws, r, 2, None)
-                cell = put(ws, r, 2, line, alignment=_WRAP)
-                ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=3)
-                ws.row_dimensions[r].height = 15 * (1 + len(line) // 110)
-                cell.alignment = _WRAP
+                self._wrapped(ws, r, 1, line, NOTE_TEXT_CHARS)
                 r += 1
             r += 1
         put(ws, r, 1, "Qualità dei dati", font=Font(bold=True, color=_BLUE, size=12))
         r += 2
         r = self._count_table(ws, r, "Q2")
         r = self._rate_table(ws, r, "Q3")
-        _print_ready(ws, "1:3", {1: 26, 2: 34, 3: 95} | {c: 13 for c in range(4, 10)})
+        _print_ready(ws, "1:3", {1: 26, 2: 30} | {c: 13 for c in range(3, NOTE_LAST_COL + 1)})
         ws.freeze_panes = "A4"
+
+    @staticmethod
+    def _wrapped(ws: Worksheet, r: int, col: int, text: str, chars: int) -> None:
+        """Text merged across to the last column, the row tall enough to show it all."""
+        put(ws, r, col, text, alignment=_WRAP)
+        ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=NOTE_LAST_COL)
+        ws.row_dimensions[r].height = 15 * _lines(text, chars)
 
     def save(self) -> WorkbookLayout:
         path = self.layout.path

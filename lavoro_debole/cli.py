@@ -46,9 +46,25 @@ def _dbt_executable() -> str:
     return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 
 
+def dbt_manifest_is_stale() -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    generated = {"target", "logs", "dbt_packages"}
+    return any(
+        path.is_file()
+        and not generated & set(path.relative_to(DBT_PROJECT_DIR).parts)
+        and path.stat().st_mtime > built
+        for path in DBT_PROJECT_DIR.rglob("*")
+    )
+
+
 def ensure_dbt_manifest() -> None:
-    """Parse the dbt project once when no manifest exists (``make install`` does it too)."""
-    if (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+    """Parse the dbt project when its manifest is missing or stale (``make install`` does it
+    too); a stale manifest would not know the models and tests dbt then runs."""
+    if not dbt_manifest_is_stale():
         return
     print("Preparo il progetto dbt (dbt parse)...", flush=True)
     subprocess.run(

@@ -66,7 +66,7 @@ class Settings:
         if self.pseudonym_key is None:
             raise SettingsError(
                 "LAVORO_PSEUDONYM_KEY is not set. Make one with\n"
-                "  python -c \"import secrets; print(secrets.token_hex(32))\"\n"
+                '  python -c "import secrets; print(secrets.token_hex(32))"\n'
                 "and keep it outside the repository (for example in .env, which git ignores). "
                 "Losing it makes new pseudonyms unlinkable to old ones."
             )
@@ -81,7 +81,7 @@ def parse_key(raw: str | None) -> bytes | None:
     if len(key) < MIN_KEY_BYTES:
         raise SettingsError(
             f"LAVORO_PSEUDONYM_KEY is {len(key)} bytes long; it must be at least "
-            f"{MIN_KEY_BYTES} bytes (python -c \"import secrets; print(secrets.token_hex(32))\")."
+            f'{MIN_KEY_BYTES} bytes (python -c "import secrets; print(secrets.token_hex(32))").'
         )
     return key
 

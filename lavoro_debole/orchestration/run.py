@@ -47,7 +47,11 @@ def print_summary(settings: Settings, ok: bool) -> None:
     print("Esito: completato" if ok else "Esito: NON completato (vedere i messaggi sopra)")
     if not settings.warehouse_path.exists():
         return
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    except duckdb.IOException:
+        print("Il magazzino è ancora in uso da un altro processo: riepilogo non disponibile.")
+        return
     try:
         rows = con.execute(
             """

@@ -35,7 +35,7 @@ from lavoro_debole.synthetic.workbook import (
     ExcelError,
     Formula,
     SheetSpec,
-    _excel_serial,
+    excel_serial,
 )
 from lavoro_debole.synthetic.world import CONTRACTS, Case, Employer, Person, World
 
@@ -1078,7 +1078,7 @@ def sportello_files(world: World, seed: int) -> Iterator[FileSpec]:
 
         def serial(canonical: str, value: Cell, f: date = first) -> Cell:
             if canonical == "Data" and isinstance(value, date) and f == serial_month:
-                return int(_excel_serial(value))
+                return int(excel_serial(value))
             return value
 
         sheet = table("", layout, records, "sportello", transform=serial)
@@ -1212,7 +1212,7 @@ def imprese_files(world: World, seed: int) -> Iterator[FileSpec]:
         period_text = f"anno {label}" if "_" not in label else label.replace("_", " ")
         sheet = table(
             "Contatti",
-            IMPRESE_COLUMNS and [(c, c) for c in IMPRESE_COLUMNS],
+            [(c, c) for c in IMPRESE_COLUMNS],
             records,
             "imprese",
             titles=[

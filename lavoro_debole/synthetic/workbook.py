@@ -88,27 +88,6 @@ class SheetSpec:
         assert self.header_index is not None
         return self.rows[self.header_index]
 
-    def column_index(self, canonical: str, columns: Sequence[str]) -> int:
-        """Index of a canonical column in this sheet's column list."""
-        return list(columns).index(canonical)
-
-    def plant(
-        self,
-        row_index: int,
-        col: int,
-        value: Cell,
-        kind: str,
-        canonical: str,
-        severity: str = "error",
-    ) -> None:
-        """Put a wrong value in a data row and remember the problem."""
-        assert self.kinds[row_index] == "data"
-        self.rows[row_index][col] = value
-        header_text = str(self.header()[col])
-        self.problems.setdefault(row_index, []).append(
-            Problem(header_text, canonical, kind, severity)
-        )
-
 
 # ---------------------------------------------------------------------------- xlsx
 
@@ -122,7 +101,7 @@ def _col_letter(index: int) -> str:
     return letters
 
 
-def _excel_serial(value: date) -> int | float:
+def excel_serial(value: date) -> int | float:
     if isinstance(value, datetime):
         delta = value - datetime(1899, 12, 30)
         return delta.days + delta.seconds / 86400
@@ -150,7 +129,7 @@ def _xlsx_cell(ref: str, value: Cell, bold: bool) -> str:
     if isinstance(value, int | float):
         return f'<c r="{ref}"{style}><v>{_num(value)}</v></c>'
     if isinstance(value, date):
-        return f'<c r="{ref}" s="1"><v>{_num(_excel_serial(value))}</v></c>'
+        return f'<c r="{ref}" s="1"><v>{_num(excel_serial(value))}</v></c>'
     if isinstance(value, Formula):
         expr = escape(value.expression.lstrip("="))
         if isinstance(value.cached, str):

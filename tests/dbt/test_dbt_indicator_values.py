@@ -16,8 +16,13 @@ import pytest
 PERIODS = {"2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2", "2024"}
 
 
-def cell(con: duckdb.DuckDBPyConnection, indicator: str, period: str,
-         breakdown: str = "totale", category: str = "totale") -> tuple:
+def cell(
+    con: duckdb.DuckDBPyConnection,
+    indicator: str,
+    period: str,
+    breakdown: str = "totale",
+    category: str = "totale",
+) -> tuple:
     rows = con.execute(
         "select value, numerator, denominator, ci_low, ci_high from marts.indicator_values"
         " where indicator_id = ? and period = ? and breakdown = ? and category = ?",
@@ -55,17 +60,48 @@ def test_dbt_build_passes_models_data_tests_and_unit_tests(dbt_build):
 
 
 def test_periods_run_from_first_data_to_cutoff(warehouse):
-    got = {r[0] for r in warehouse.execute(
-        "select distinct period from marts.indicator_values").fetchall()}
+    got = {
+        r[0]
+        for r in warehouse.execute("select distinct period from marts.indicator_values").fetchall()
+    }
     assert got == PERIODS
 
 
 def test_every_indicator_has_every_period_and_category(warehouse):
-    ids = [r[0] for r in warehouse.execute(
-        "select distinct indicator_id from marts.indicator_values").fetchall()]
+    ids = [
+        r[0]
+        for r in warehouse.execute(
+            "select distinct indicator_id from marts.indicator_values"
+        ).fetchall()
+    ]
     assert sorted(ids) == sorted(
-        ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "D4", "D5",
-         "D6", "E1", "E2", "F1", "F2", "F3", "F4", "Q1", "Q2", "Q3"])
+        [
+            "A1",
+            "A2",
+            "A3",
+            "A4",
+            "B1",
+            "B2",
+            "B3",
+            "C1",
+            "C2",
+            "D1",
+            "D2",
+            "D3",
+            "D4",
+            "D5",
+            "D6",
+            "E1",
+            "E2",
+            "F1",
+            "F2",
+            "F3",
+            "F4",
+            "Q1",
+            "Q2",
+            "Q3",
+        ]
+    )
     missing = warehouse.execute(
         """
         with cats as (select distinct indicator_id, breakdown, category
@@ -75,21 +111,43 @@ def test_every_indicator_has_every_period_and_category(warehouse):
         where not exists (select 1 from marts.indicator_values v
                           where v.indicator_id = cats.indicator_id and v.period = per.period
                             and v.breakdown = cats.breakdown and v.category = cats.category)
-        """).fetchone()[0]
+        """
+    ).fetchone()[0]
     assert missing == 0
     # the listed categories are there even where nothing falls in them
     assert breakdown(warehouse, "A1", "2024-Q1", "fascia_eta").keys() >= {
-        "<18", "18-24", "25-34", "35-44", "45-54", "55+"}
+        "<18",
+        "18-24",
+        "25-34",
+        "35-44",
+        "45-54",
+        "55+",
+    }
     assert set(breakdown(warehouse, "D1", "2025-Q1", "tipo_datore")) == {
-        "cooperativa sociale", "impresa"}
+        "cooperativa sociale",
+        "impresa",
+    }
 
 
 ADDITIVE = [
     ("A1", b) for b in ("sesso", "fascia_eta", "cittadinanza", "posizione_giuridica", "distretto")
-] + [("A2", "sesso"), ("A2", "distretto"), ("A3", "tipo_utente"), ("A3", "richiesta"),
-     ("A4", "inviato_a"), ("C1", "tipo"), ("D1", "tipo_contratto"), ("D1", "tipo_datore"),
-     ("D1", "agevolazione_193"), ("D2", "sesso"), ("E1", "tipo_contratto_coop"),
-     ("E1", "mansione"), ("F1", "associazione"), ("F1", "ateco_sezione"), ("Q2", "fonte")]
+] + [
+    ("A2", "sesso"),
+    ("A2", "distretto"),
+    ("A3", "tipo_utente"),
+    ("A3", "richiesta"),
+    ("A4", "inviato_a"),
+    ("C1", "tipo"),
+    ("D1", "tipo_contratto"),
+    ("D1", "tipo_datore"),
+    ("D1", "agevolazione_193"),
+    ("D2", "sesso"),
+    ("E1", "tipo_contratto_coop"),
+    ("E1", "mansione"),
+    ("F1", "associazione"),
+    ("F1", "ateco_sezione"),
+    ("Q2", "fonte"),
+]
 
 
 @pytest.mark.parametrize(("indicator", "name"), ADDITIVE)
@@ -108,17 +166,38 @@ def test_a1_persons_followed(warehouse):
     assert value(w, "A1", "2024-Q2") == 5
     assert breakdown(w, "A1", "2024-Q2", "sesso") == {"M": 3, "F": 2}
     assert breakdown(w, "A1", "2024-Q2", "fascia_eta") == {
-        "<18": 0, "18-24": 1, "25-34": 1, "35-44": 2, "45-54": 1, "55+": 0}
+        "<18": 0,
+        "18-24": 1,
+        "25-34": 1,
+        "35-44": 2,
+        "45-54": 1,
+        "55+": 0,
+    }
     assert breakdown(w, "A1", "2024-Q2", "cittadinanza") == {
-        "italiana": 2, "straniera": 2, "non indicata": 1}
+        "italiana": 2,
+        "straniera": 2,
+        "non indicata": 1,
+    }
     assert breakdown(w, "A1", "2024-Q2", "posizione_giuridica") == {
-        "in carcere": 2, "misura alternativa": 3, "ex detenuto": 0, "non indicata": 0}
+        "in carcere": 2,
+        "misura alternativa": 3,
+        "ex detenuto": 0,
+        "non indicata": 0,
+    }
     assert breakdown(w, "A1", "2024-Q2", "distretto") == {
-        "Lodi": 3, "Casalpusterlengo": 1, "Sant'Angelo Lodigiano": 1, "non indicata": 0}
+        "Lodi": 3,
+        "Casalpusterlengo": 1,
+        "Sant'Angelo Lodigiano": 1,
+        "non indicata": 0,
+    }
     # Q3: p02's case for the period is the Sant'Angelo one opened 1/8 (Ex detenuto).
     assert value(w, "A1", "2024-Q3") == 6
     assert breakdown(w, "A1", "2024-Q3", "distretto") == {
-        "Lodi": 3, "Casalpusterlengo": 1, "Sant'Angelo Lodigiano": 2, "non indicata": 0}
+        "Lodi": 3,
+        "Casalpusterlengo": 1,
+        "Sant'Angelo Lodigiano": 2,
+        "non indicata": 0,
+    }
     assert value(w, "A1", "2024-Q3", "posizione_giuridica", "ex detenuto") == 1
     assert value(w, "A1", "2024") == 7
     assert breakdown(w, "A1", "2024", "distretto")["Lodi"] == 4
@@ -141,7 +220,12 @@ def test_a3_a4_desk(warehouse):
     w = warehouse
     assert value(w, "A3", "2024-Q2") == 4  # c1-c4, c4 counted once
     assert breakdown(w, "A3", "2024-Q2", "tipo_utente") == {
-        "Detenuto": 1, "Ex detenuto": 1, "In misura alternativa": 0, "Familiare": 2, "Altro": 0}
+        "Detenuto": 1,
+        "Ex detenuto": 1,
+        "In misura alternativa": 0,
+        "Familiare": 2,
+        "Altro": 0,
+    }
     assert value(w, "A3", "2024-Q2", "richiesta", "Lavoro") == 2
     assert value(w, "A3", "2024") == 5
     # A4: c1 (CPI) and c4 (its later copy says CFP); c3 'Nessuno' and c2 blank are not.
@@ -187,7 +271,10 @@ def test_c_internships(warehouse):
     w = warehouse
     assert value(w, "C1", "2024-Q2") == 3
     assert breakdown(w, "C1", "2024-Q2", "tipo") == {
-        "Tirocinio extracurricolare": 1, "Tirocinio di inclusione": 1, "Borsa lavoro": 1}
+        "Tirocinio extracurricolare": 1,
+        "Tirocinio di inclusione": 1,
+        "Borsa lavoro": 1,
+    }
     assert value(w, "C1", "2024-Q3") == 1
     # C2 Q2: p03 hired by A 89 days after the end (yes), p05 by B after 91 days (no),
     # p06 Esito Assunto (yes). The CO copy of p01's internship is not counted.
@@ -203,15 +290,22 @@ def test_d1_hires(warehouse):
     assert value(w, "D1", "2024-Q2") == 2  # R6, R9
     assert value(w, "D1", "2024-Q3") == 3  # R1, R2, R5
     assert breakdown(w, "D1", "2024-Q3", "tipo_contratto") == {
-        "tempo indeterminato": 1, "tempo determinato": 2, "apprendistato": 0, "altro": 0}
+        "tempo indeterminato": 1,
+        "tempo determinato": 2,
+        "apprendistato": 0,
+        "altro": 0,
+    }
     assert breakdown(w, "D1", "2024-Q3", "agevolazione_193") == {"sì": 1, "no": 2}
-    assert breakdown(w, "D1", "2024-Q4", "tipo_datore") == {
-        "cooperativa sociale": 1, "impresa": 1}
+    assert breakdown(w, "D1", "2024-Q4", "tipo_datore") == {"cooperativa sociale": 1, "impresa": 1}
     assert value(w, "D1", "2024-Q4", "tipo_contratto", "altro") == 1
     assert value(w, "D1", "2024") == 8
     # R2 is still fixed-term on 31/12/2024 (transformed on 10/1/2025).
     assert breakdown(w, "D1", "2024", "tipo_contratto") == {
-        "tempo indeterminato": 2, "tempo determinato": 4, "apprendistato": 1, "altro": 1}
+        "tempo indeterminato": 2,
+        "tempo determinato": 4,
+        "apprendistato": 1,
+        "altro": 1,
+    }
     assert value(w, "D1", "2025-Q1") == 0
 
 
@@ -222,13 +316,21 @@ def test_d2_employed_at_period_end(warehouse):
     assert value(w, "D2", "2024-Q2") == 3
     assert breakdown(w, "D2", "2024-Q2", "sesso") == {"M": 2, "F": 1}
     assert breakdown(w, "D2", "2024-Q2", "posizione_giuridica") == {
-        "in carcere": 0, "misura alternativa": 0, "ex detenuto": 1, "non indicata": 2}
+        "in carcere": 0,
+        "misura alternativa": 0,
+        "ex detenuto": 1,
+        "non indicata": 2,
+    }
     assert value(w, "D2", "2024-Q3") == 4  # p03, p05, p06, p04
     assert value(w, "D2", "2024-Q4") == 6  # + p07 (R4), p02 (R8)
     # 2025-Q1: R1 ended 15/2 (Cessazione before the Proroga's end), R8 on 28/2.
     assert value(w, "D2", "2025-Q1") == 4
     assert breakdown(w, "D2", "2025-Q1", "tipo_contratto") == {
-        "tempo indeterminato": 3, "tempo determinato": 1, "apprendistato": 0, "altro": 0}
+        "tempo indeterminato": 3,
+        "tempo determinato": 1,
+        "apprendistato": 0,
+        "altro": 0,
+    }
 
 
 def test_d3_employment_rate(warehouse):
@@ -271,8 +373,12 @@ def test_e_cooperatives(warehouse):
     w = warehouse
     assert value(w, "E1", "2024-Q2") == 3
     assert breakdown(w, "E1", "2024-Q2", "tipo_contratto_coop") == {
-        "Indeterminato": 1, "Determinato": 0, "Socio lavoratore": 1, "Tirocinio": 1,
-        "Borsa lavoro": 0}
+        "Indeterminato": 1,
+        "Determinato": 0,
+        "Socio lavoratore": 1,
+        "Tirocinio": 1,
+        "Borsa lavoro": 0,
+    }
     assert value(w, "E1", "2024-Q2", "mansione", "Manutenzione del verde") == 2
     # E2 on 30/6: a Tirocinio, a worker not disadvantaged, one ended on 29/6.
     assert value(w, "E2", "2024-Q2") == 0
@@ -290,7 +396,10 @@ def test_f_companies(warehouse):
     assert value(w, "F1", "2024") == 4
     assert value(w, "F2", "2024-Q2") == 2  # A (its Sì of 15/4), E
     assert breakdown(w, "F2", "2024-Q2", "forme_disponibili") == {
-        "Tirocinio": 2, "Assunzione": 1, "Borsa lavoro": 1}
+        "Tirocinio": 2,
+        "Assunzione": 1,
+        "Borsa lavoro": 1,
+    }
     assert value(w, "F3", "2024-Q1") == 0  # R3's employer was never contacted
     assert value(w, "F3", "2024-Q2") == 2  # A (R6), B (R9)
     assert value(w, "F3", "2024-Q3") == 3  # A, B, C (contacted 1/8, before 30/9)
@@ -303,8 +412,11 @@ def test_f_companies(warehouse):
 def test_q_quality(warehouse):
     w = warehouse
     assert breakdown(w, "Q1", "2024-Q2", "fonte_mittente") == {
-        "servizi_sociali|UdP Lodi": 1, "provincia_co|Provincia di Lodi": 1,
-        "sportello|Caritas Lodigiana": 1, "imprese|CNA": 0}
+        "servizi_sociali|UdP Lodi": 1,
+        "provincia_co|Provincia di Lodi": 1,
+        "sportello|Caritas Lodigiana": 1,
+        "imprese|CNA": 0,
+    }
     assert value(w, "Q1", "2024-Q2") == 3
     assert value(w, "Q1", "2024-Q3") == 1
     # Q2: rows rejected in loaded files received in the period (the duplicate is not).
@@ -322,30 +434,49 @@ def test_units_and_null_rules(warehouse):
         "select unit, count(*) filter (where unit = 'count' and (numerator is not null"
         " or denominator is not null or value is null)),"
         " count(*) filter (where unit = 'percent' and denominator = 0 and value is not null)"
-        " from marts.indicator_values group by unit").fetchall()
+        " from marts.indicator_values group by unit"
+    ).fetchall()
     for _unit, bad_counts, bad_rates in rows:
         assert bad_counts == 0 and bad_rates == 0
-    percent_values = [r[0] for r in warehouse.execute(
-        "select value from marts.indicator_values where unit = 'percent' and value is not null"
-    ).fetchall()]
+    percent_values = [
+        r[0]
+        for r in warehouse.execute(
+            "select value from marts.indicator_values where unit = 'percent' and value is not null"
+        ).fetchall()
+    ]
     assert all(0 <= v <= 100 and not math.isnan(v) for v in percent_values)
 
 
 def test_persons_and_relationships(warehouse):
     w = warehouse
-    births = dict(w.execute(
-        "select person_id, birth_date::varchar from intermediate.int_persons_resolved").fetchall())
+    births = dict(
+        w.execute(
+            "select person_id, birth_date::varchar from intermediate.int_persons_resolved"
+        ).fetchall()
+    )
     assert births["p09"] == "2011-03-01"
     assert births["p03"] == "2005-03-15"
     assert births["p04"] == "1960-12-31"
-    rels = {r[0]: r[1:] for r in w.execute(
-        "select person_id || '-' || employer_code, end_date::varchar, is_internship"
-        " from intermediate.int_employment_relationships_built").fetchall()}
+    rels = {
+        r[0]: r[1:]
+        for r in w.execute(
+            "select person_id || '-' || employer_code, end_date::varchar, is_internship"
+            " from intermediate.int_employment_relationships_built"
+        ).fetchall()
+    }
     assert rels["p03-11111111111"] == ("2025-02-15", False)  # Proroga then Cessazione
     assert rels["p05-22222222222"] == (None, False)  # Trasformazione to open-ended
     assert rels["p01-33333333333"] == ("2024-07-31", True)  # C.01.00
-    first = dict(w.execute(
-        "select person_id, first_hire_date::varchar from intermediate.int_first_hires_found"
-    ).fetchall())
-    assert first == {"p02": "2024-11-04", "p03": "2024-09-17", "p04": "2024-05-20",
-                     "p05": "2024-09-09", "p06": "2024-07-01", "p07": "2024-10-01"}
+    first = dict(
+        w.execute(
+            "select person_id, first_hire_date::varchar from intermediate.int_first_hires_found"
+        ).fetchall()
+    )
+    assert first == {
+        "p02": "2024-11-04",
+        "p03": "2024-09-17",
+        "p04": "2024-05-20",
+        "p05": "2024-09-09",
+        "p06": "2024-07-01",
+        "p07": "2024-10-01",
+    }

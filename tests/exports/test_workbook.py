@@ -62,9 +62,16 @@ def mart() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def export(mart: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+def protection(mart: pd.DataFrame):
+    return protect_for(mart, 5)
+
+
+@pytest.fixture(scope="module")
+def export(mart: pd.DataFrame, protection, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("exports")
-    return build_funder_export(mart, _profile(), "2024-Q4", CUTOFF, out, generated_at=GENERATED)
+    return build_funder_export(
+        mart, _profile(), "2024-Q4", CUTOFF, out, generated_at=GENERATED, protection=protection
+    )
 
 
 def test_every_published_figure_is_in_its_cell(export, protection) -> None:

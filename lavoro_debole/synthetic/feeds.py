@@ -930,7 +930,7 @@ def cooperative_files(world: World, seed: int) -> Iterator[FileSpec]:
                 end = pl.end if pl.end is not None and pl.end <= asof else None
                 pay: Cell = euro(pl.pay) if sender != "Consorzio Arca" else pl.pay
                 values: dict[str, Cell] = {
-                    "Cooperativa": messy_text(pl.coop.name.title(), rng, 0.1),
+                    "Cooperativa": pl.coop.name.title() + (" " if rng.random() < 0.1 else ""),
                     "C.F. lavoratore": messy_cf(person.cf, rng, 0.2),
                     "Lavoratore": f"{person.surname} {person.name}",
                     "Data assunzione": pl.hire,

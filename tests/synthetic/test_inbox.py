@@ -449,3 +449,18 @@ def test_identical_bytes_load_once(inbox: Inbox) -> None:
         if item.status == "duplicate":
             assert item.sha256 in first_seen and item.rows_data == 0, item.path
         first_seen.setdefault(item.sha256, item.received_order)
+
+
+def test_consortium_names_each_cooperative_one_way(inbox: Inbox) -> None:
+    """The cooperative is part of the placement key: one spelling per coop once trimmed."""
+    data_dir, manifest = inbox
+    names: set[str] = set()
+    for item in _loaded(manifest):
+        if not item.path.startswith("Consorzio_Arca"):
+            continue
+        for sheet in read_file(data_dir / "inbox" / "cooperative" / item.path, item.feed)[0]:
+            col = sheet.header().index("Cooperativa")
+            names |= {as_text(sheet.rows[i][col]).strip() for i in sheet.data_rows}
+    names.discard("")
+    members = {n.title() for n, _ in social_cooperatives()[:3]}
+    assert names and names <= members

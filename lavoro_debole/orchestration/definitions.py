@@ -4,6 +4,12 @@ import dagster as dg
 
 from lavoro_debole.orchestration.analytics_assets import analytics_duckdb
 from lavoro_debole.orchestration.dbt import dbt_resource, warehouse_models
+from lavoro_debole.orchestration.export_assets import (
+    export_assets,
+    indicator_published,
+    quarterly_exports,
+    quarterly_job,
+)
 from lavoro_debole.orchestration.ingest_assets import (
     ingest_assets,
     ingest_files_log,
@@ -18,6 +24,8 @@ ALL_ASSETS = [
     ingest_files_log,
     warehouse_models,
     analytics_duckdb,
+    indicator_published,
+    *export_assets,
 ]
 RESOURCES = {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
 
@@ -27,4 +35,10 @@ def partitioned_assets() -> list[dg.AssetsDefinition]:
     return [a for a in ALL_ASSETS if a.partitions_def is not None]
 
 
-defs = dg.Definitions(assets=ALL_ASSETS, sensors=[inbox_sensor], resources=RESOURCES)
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[quarterly_job],
+    schedules=[quarterly_exports],
+    sensors=[inbox_sensor],
+    resources=RESOURCES,
+)

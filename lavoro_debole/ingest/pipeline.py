@@ -356,8 +356,12 @@ class FileIngestor:
         outcome.received_seq = store.next_received_seq(self.con)
         earlier = store.known_content(self.con, sha)
         if earlier is not None:
+            # Not loaded again, but still a file received for the period its name states
+            # (completeness, Q1): an unchanged quarterly re-extraction is a real sending.
             outcome.status = "duplicate"
-            outcome.error = f"stesso contenuto del file già ricevuto '{earlier}': non ricaricato"
+            outcome.sender = earlier[1]
+            self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
+            outcome.error = f"stesso contenuto del file già ricevuto '{earlier[0]}': non ricaricato"
             self._record(outcome, [], [])
             log.info("%s: %s is a duplicate of an earlier file", self.feed.name, file_name)
             return outcome

@@ -135,14 +135,14 @@ def known_file(con: duckdb.DuckDBPyConnection, feed: str, file_name: str, sha256
     return row is not None
 
 
-def known_content(con: duckdb.DuckDBPyConnection, sha256: str) -> str | None:
-    """The name under which the same bytes were already received, if any."""
+def known_content(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple[str, str | None] | None:
+    """(name, sender) under which the same bytes were already received, if any."""
     row = con.execute(
-        "select file_name from ops.ingest_files where file_sha256 = ? and status <> 'duplicate' "
-        "order by received_seq limit 1",
+        "select file_name, sender from ops.ingest_files "
+        "where file_sha256 = ? and status <> 'duplicate' order by received_seq limit 1",
         [sha256],
     ).fetchone()
-    return None if row is None else row[0]
+    return None if row is None else (row[0], row[1])
 
 
 def next_received_seq(con: duckdb.DuckDBPyConnection) -> int:

@@ -189,9 +189,15 @@ def test_same_file_twice_loads_once_and_a_copy_is_a_duplicate(con, data_dir):
     original = cases_file(data_dir)
     run(con, data_dir, "servizi_sociali")
     assert run(con, data_dir, "servizi_sociali") == []  # the same file again: nothing to do
-    shutil.copy(original, original.with_name("copia di casi.xlsx"))
+    shutil.copy(original, original.with_name("UdP_Casalpusterlengo_casi_2024_T4.xlsx"))
     [outcome] = run(con, data_dir, "servizi_sociali")
     assert outcome.status == "duplicate" and outcome.rows_loaded == 0
+    # Still a sending for the period its name states, from the same sender.
+    assert outcome.sender == "UdP Casalpusterlengo"
+    assert (outcome.coverage_start.isoformat(), outcome.coverage_end.isoformat()) == (
+        "2024-10-01",
+        "2024-12-31",
+    )
     assert con.execute("select count(*) from raw.servizi_sociali").fetchone()[0] == 2
 
 

@@ -507,7 +507,9 @@ class _Writer:
             for r in src.itertuples(index=False):
                 d = r._asdict()
                 complete = d.get("complete")
-                if isinstance(complete, bool | np.bool_):
+                if complete is not None and not isinstance(complete, str) and pd.isna(complete):
+                    complete = None
+                elif isinstance(complete, bool | np.bool_):
                     complete = "completo" if complete else "mancante"
                 out.append(
                     (

@@ -110,7 +110,10 @@ def test_every_indicator_is_computed(demo_run):
     expected |= {"Q1", "Q2", "Q3"}
     assert ids == expected
     schemas = {
-        r[0] for r in con.execute("select distinct table_schema from information_schema.tables")
+        r[0]
+        for r in con.execute(
+            "select distinct table_schema from information_schema.tables"
+        ).fetchall()
     }
     assert "ops" not in schemas and "raw" not in schemas
 

@@ -166,7 +166,6 @@ export_assets = [build_export_asset(p) for p in load_profiles().values()]
 quarterly_job = dg.define_asset_job(
     "invio_trimestrale",
     selection=dg.AssetSelection.assets(*[a.key for a in export_assets]),
-    partitions_def=QUARTERS,
     description="Costruisce e invia le cartelle di lavoro dei finanziatori per un trimestre.",
 )
 

@@ -216,6 +216,14 @@ def _column_checks(col: Column) -> list[pa.Check]:
     return checks
 
 
+def _in_order(frame: pd.DataFrame, order: DateOrder) -> pd.Series:
+    """True where the end is blank, the start is blank, or the end is not before the start."""
+    if order.start not in frame or order.end not in frame:
+        return pd.Series(True, index=frame.index)
+    start, end = frame[order.start], frame[order.end]
+    return end.isna() | start.isna() | (end >= start)
+
+
 def build_pandera_schema(entity: Entity) -> pa.DataFrameSchema:
     """The Pandera schema of an entity's parsed rows (one column per stored field)."""
     columns = {
@@ -232,7 +240,7 @@ def build_pandera_schema(entity: Entity) -> pa.DataFrameSchema:
         columns.setdefault(name, pa.Column(None, nullable=False, required=False))
     frame_checks = [
         pa.Check(
-            lambda df, o=order: df[o.end].isna() | df[o.start].isna() | (df[o.end] >= df[o.start]),
+            lambda df, o=order: _in_order(df, o),
             name=f"date_order:{order.end}:{order.start}",
             error=f"date_order:{order.end}:{order.start}",
         )

@@ -1,0 +1,119 @@
+"""Each feed of a generated inbox loads exactly as the generator says it should.
+
+The generator (``lavoro_debole.synthetic``) is an independent model of the partners'
+habits: it knows, file by file, which rows are data, which are title, blank or total
+rows, and which it spoiled on purpose and how.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from lavoro_debole.ingest.pipeline import ingest_feed
+from lavoro_debole.schemas import FEEDS
+from lavoro_debole.synthetic import generate_inbox
+from tests.factories import KEY
+
+# The keys of indicators.md ("Which copy wins"), in raw column names.
+RECORD_KEYS = {
+    "provincia_co": "communication_id",
+    "servizi_sociali": "person_id, district, case_opened_date",
+    "provincia_tirocini": "person_id, host_vat, start_date",
+    "cfp_iscritti": "person_id, course_code",
+    "cfp_corsi": "course_code",
+    "cooperative": "person_id, cooperative, hire_date",
+    "sportello": "contact_id",
+    "imprese": "company_vat, contact_date",
+}
+SEVERITY_OF_KIND = {"cf_invalid": {"error", "warning"}}
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory):
+    data_dir = tmp_path_factory.mktemp("generated")
+    manifest = generate_inbox(data_dir, persons=40, seed=2)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    outcomes = {}
+    for feed in FEEDS:
+        for outcome in ingest_feed(
+            con, feed, data_dir / "inbox", key=KEY, feedback_dir=data_dir / "feedback"
+        ):
+            outcomes[(feed, outcome.file_name)] = outcome
+    yield manifest, con, outcomes, data_dir
+    con.close()
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_every_file_of_the_feed_has_the_expected_counts(loaded, feed):
+    manifest, _, outcomes, _ = loaded
+    expected = {
+        f.path: (
+            f.status,
+            f.rows_data,
+            f.rows_loaded,
+            f.rows_rejected,
+            f.rows_warned,
+            f.rows_skipped,
+        )
+        for f in manifest.files
+        if f.feed == feed
+    }
+    got = {
+        name: (o.status, o.rows_data, o.rows_loaded, o.rows_rejected, o.rows_warned, o.rows_skipped)
+        for (f, name), o in outcomes.items()
+        if f == feed
+    }
+    assert expected and got == expected
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_every_planted_problem_is_found_where_it_was_planted(loaded, feed):
+    manifest, con, _, _ = loaded
+    planted = {
+        (f.path, p.sheet, p.row_number, " ".join(p.column.split()), p.severity)
+        for f in manifest.files
+        if f.feed == feed
+        for p in f.problems
+    }
+    found = {
+        (name, sheet, row, " ".join(column.split()), severity)
+        for name, sheet, row, column, severity in con.execute(
+            "select file_name, sheet, row_number, column_name, severity from ops.rejected_rows "
+            "where feed = ?",
+            [feed],
+        ).fetchall()
+    }
+    assert planted <= found
+    # Nothing is rejected that the generator did not spoil (each row once per rule).
+    assert {(p[0], p[1], p[2]) for p in found} == {(p[0], p[1], p[2]) for p in planted}
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_distinct_records_by_the_keys_of_indicators_md(loaded, feed):
+    manifest, con, _, _ = loaded
+    for table, expected in manifest.feeds[feed].distinct_records.items():
+        key = RECORD_KEYS[table]
+        count = con.execute(f"select count(*) from (select distinct {key} from raw.{table})")
+        assert count.fetchone()[0] == expected, table
+
+
+def test_refused_files_say_why_without_values(loaded):
+    manifest, _, outcomes, _ = loaded
+    refused = [f for f in manifest.files if f.status == "rejected"]
+    assert refused
+    for f in refused:
+        error = outcomes[(f.feed, f.path)].error
+        assert error
+        for value in manifest.planted_personal_values:
+            assert value not in error
+
+
+def test_feedback_workbook_for_every_file_with_problems(loaded):
+    manifest, _, outcomes, data_dir = loaded
+    for f in manifest.files:
+        outcome = outcomes[(f.feed, f.path)]
+        if f.rows_rejected or f.rows_warned:
+            assert (data_dir / "feedback" / f.feed / outcome.feedback_file).is_file()
+        else:
+            assert outcome.feedback_file is None

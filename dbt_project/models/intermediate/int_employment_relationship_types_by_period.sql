@@ -1,6 +1,8 @@
 -- The contract type of each relationship on each period's last day (indicators.md): the
 -- type of its latest event dated on or before that day, or of its earliest event when none
--- is that early. Listed for the periods whose last day is on or after the relationship's start.
+-- is that early. Listed for the periods the relationship overlaps (start on or before the
+-- period's last day, end blank or on or after its first day): the only ones an indicator
+-- asks about (D1 starts in the period, D2 is active on its last day).
 with events as (
     select
         {{ relationship_id('person_id', 'employer_code', 'relationship_start_date') }}
@@ -20,7 +22,9 @@ relationship_periods as (
         periods.period_end
     from {{ ref('int_employment_relationships_built') }} as relationships
     inner join {{ ref('int_periods_spined') }} as periods
-        on relationships.start_date <= periods.period_end
+        on
+            relationships.start_date <= periods.period_end
+            and (relationships.end_date is null or relationships.end_date >= periods.period_start)
 ),
 
 latest_on_or_before as (

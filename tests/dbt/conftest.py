@@ -582,6 +582,17 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
                 "2024-05-01 09:00",
             ),
             ("f6", "imprese", "CNA", "rejected", None, None, None, "2024-08-10 09:00"),
+            # an unchanged re-sending named for 2024-Q3: a sending for Q1, no rows for Q2
+            (
+                "f7",
+                "servizi_sociali",
+                "UdP Lodi",
+                "duplicate",
+                2,
+                "2024-07-01",
+                "2024-09-30",
+                "2024-10-02 09:00",
+            ),
         ],
     )
 

@@ -418,12 +418,16 @@ def test_q_quality(warehouse):
         "imprese|CNA": 0,
     }
     assert value(w, "Q1", "2024-Q2") == 3
-    assert value(w, "Q1", "2024-Q3") == 1
+    # Q3: the CO extract, and UdP Lodi's duplicate named for 2024-Q3.
+    assert value(w, "Q1", "2024-Q3") == 2
+    assert value(w, "Q1", "2024-Q3", "fonte_mittente", "servizi_sociali|UdP Lodi") == 1
+    assert value(w, "Q1", "2024-Q4", "fonte_mittente", "servizi_sociali|UdP Lodi") == 0
     # Q2: rows rejected in loaded files received in the period (the duplicate is not).
     assert value(w, "Q2", "2024-Q2") == 1
     assert value(w, "Q2", "2024-Q2", "fonte", "sportello") == 0
     assert value(w, "Q2", "2024-Q3", "fonte", "servizi_sociali") == 2
     assert value(w, "Q2", "2025-Q2") == 0
+    assert value(w, "Q2", "2024-Q4") == 0  # only the duplicate f7 was received then
     # Q3: every A1 person of 2024-Q2 is in another feed; p09 in 2025-Q2 is not.
     assert rate(w, "Q3", "2024-Q2") == (5, 5, 100.0)
     assert rate(w, "Q3", "2025-Q2")[:2] == (6, 7)

@@ -1,9 +1,11 @@
 -- Q1 Completezza degli invii, Q2 Righe scartate, Q3 Persone collegate tra fonti (%)
 -- (definitions: indicators.md). Representation in the long table:
 --   Q1: breakdown `fonte_mittente`, category `<feed>|<sender>` for every feed and sender met
---       in ops.ingest_files; value 1 when a loaded file of that feed and sender covers at
+--       in ops.ingest_files; value 1 when a file of that feed and sender, loaded or a
+--       duplicate of an earlier one (an unchanged re-sending is still a sending), covers at
 --       least one day of the period (coverage_start..coverage_end, or its reference date
---       when the file states no coverage), else 0; the total counts the pairs with 1.
+--       when the file states no coverage), else 0; a refused file does not count; the
+--       total counts the pairs with 1.
 --   Q2: breakdown `fonte`, category `<feed>`; value = rows rejected in validation in the
 --       loaded files received (received_at) in the period; the total sums the feeds.
 --   Q3: the persons of A1 found in at least one feed other than servizi_sociali (any date).
@@ -33,7 +35,7 @@ q1_rows as (
         on
             senders.feed = files.feed
             and senders.sender = files.sender
-            and files.status = 'loaded'
+            and files.status in ('loaded', 'duplicate')
             and coalesce(files.coverage_start, files.reference_date) <= periods.period_end
             and coalesce(files.coverage_end, files.reference_date) >= periods.period_start
     group by periods.period, senders.feed, senders.sender

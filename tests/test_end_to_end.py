@@ -162,3 +162,48 @@ def test_the_manifest_names_no_person_but_the_planted_ones(demo_run):
     data_dir, manifest, _ = demo_run
     text = (data_dir / "manifest.json").read_text(encoding="utf-8")
     assert json.loads(text)["planted_personal_values"] == manifest.planted_personal_values
+
+
+STAGING_OF = {
+    "provincia_co": ("stg_provincia_co__events", "communication_id"),
+    "servizi_sociali": ("stg_servizi_sociali__cases", "person_id, district, case_opened_date"),
+    "provincia_tirocini": (
+        "stg_provincia_tirocini__internships",
+        "person_id, host_vat, start_date",
+    ),
+    "cfp_corsi": ("stg_cfp__courses", "course_code"),
+    "cfp_iscritti": ("stg_cfp__enrolments", "person_id, course_code"),
+    "cooperative": ("stg_cooperative__placements", "person_id, cooperative, hire_date"),
+    "sportello": ("stg_sportello__contacts", "contact_id"),
+    "imprese": ("stg_imprese__contacts", "company_vat, contact_date"),
+}
+
+
+def test_each_record_counts_once_in_staging(demo_run):
+    """Cumulative extracts, yearly files and re-sends: one row per record downstream."""
+    data_dir, manifest, _ = demo_run
+    con = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    for feed in manifest.feeds.values():
+        for table, expected in feed.distinct_records.items():
+            model, _ = STAGING_OF[table]
+            count = con.execute(f"select count(*) from staging.{model}").fetchone()[0]
+            assert count == expected, model
+
+
+def test_a_corrected_copy_wins_over_the_earlier_one(demo_run):
+    data_dir, manifest, _ = demo_run
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    tables = {"provincia_co": "provincia_co", "servizi_sociali": "servizi_sociali"}
+    assert manifest.corrections
+    for correction in manifest.corrections:
+        table = tables[correction.feed]
+        model, key = STAGING_OF[table]
+        in_both = con.execute(
+            f"""
+            select count(*) from staging.{model} as s
+            where s.file_sha256 in (select file_sha256 from ops.ingest_files where file_name = ?)
+              and ({key}) in (select ({key}) from raw.{table} where file_name = ?)
+            """,
+            [correction.earlier_file, correction.later_file],
+        ).fetchone()[0]
+        assert in_both == 0, correction.description

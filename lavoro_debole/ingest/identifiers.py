@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 import pandas as pd
 
@@ -28,7 +29,13 @@ PERSON_COLUMNS = (
 
 def pseudonym(cf: str, key: bytes) -> str:
     """The keyed pseudonym of a normalised CF (64 hex characters)."""
-    return hmac.new(key, cf.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, cf.encode("ascii"), hashlib.sha256).hex()
+
+
+@lru_cache(maxsize=1 << 18)
+def _person(cf: str, key: bytes) -> tuple[str, str, int, int, int, bool]:
+    """Cached: cumulative extracts and yearly files repeat the same persons."""
+    return (pseudonym(cf, key), *decode_cf(cf))
 
 
 def decode_cf(cf: str) -> tuple[str, int, int, int, bool]:
@@ -53,7 +60,7 @@ def person_columns(cfs: pd.Series, key: bytes) -> pd.DataFrame:
         if cf is None or (isinstance(cf, float) and pd.isna(cf)):
             rows.append((None, None, None, None, None, None))
         else:
-            rows.append((pseudonym(cf, key), *decode_cf(cf)))
+            rows.append(_person(cf, key))
     frame = pd.DataFrame(rows, columns=list(PERSON_COLUMNS), index=cfs.index)
     for column in ("person_birth_yy", "person_birth_month", "person_birth_day"):
         frame[column] = frame[column].astype("Int16")

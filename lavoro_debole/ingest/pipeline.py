@@ -177,9 +177,15 @@ def _first_upper(text: object) -> object:
     return text[0].upper() + text[1:]
 
 
+def _map_unique(values: pd.Series, function) -> pd.Series:
+    """Apply ``function`` once per distinct non-null value: partner columns repeat a lot."""
+    distinct = values.dropna().unique()
+    return values.map({value: function(value) for value in distinct})
+
+
 def _map_vocab(values: pd.Series, column: Column) -> pd.Series:
     index = column.variants_index()
-    return values.map(lambda v: index.get(fold(v), v) if isinstance(v, str) else v)
+    return _map_unique(values, lambda v: index.get(fold(v), v) if isinstance(v, str) else v)
 
 
 def _map_multi(values: pd.Series, column: Column) -> pd.Series:
@@ -195,7 +201,7 @@ def _map_multi(values: pd.Series, column: Column) -> pd.Series:
             return text  # fails the vocabulary check with the partner's own text
         return ",".join(v for v in order if v in mapped)
 
-    return values.map(canonical)
+    return _map_unique(values, canonical)
 
 
 def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd.Series:
@@ -216,7 +222,7 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
         parsed, invalid = parse_yes_no(raw)
         bad_kind = "yesno_invalid"
     elif kind == "cf":
-        parsed = clean_text(raw).map(_normalise_cf)
+        parsed = _map_unique(clean_text(raw), _normalise_cf)
     elif kind in ("piva", "employer_code"):
         parsed = clean_text(
             raw.map(lambda v: _normalise_piva(v) if isinstance(v, int | float) else v)
@@ -227,7 +233,7 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
     elif kind == "multi":
         parsed = _map_multi(clean_text(raw), column)
     elif kind == "label":
-        parsed = clean_text(raw).map(_first_upper)
+        parsed = _map_unique(clean_text(raw), _first_upper)
     else:
         parsed = clean_text(raw)
     if invalid is not None and bool(invalid.any()):

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import pandas as pd
@@ -60,6 +61,7 @@ REASONS: dict[str, str] = {
 NO_VALUE_TOKENS = frozenset({"", "nd", "n d", "-", "--", "/"})
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Fold text for matching: case, accents, punctuation and spacing do not matter."""
     text = unicodedata.normalize("NFKD", str(text))
@@ -68,14 +70,17 @@ def fold(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@lru_cache(maxsize=1 << 18)
 def is_valid_cf(value: str) -> bool:
     """A normalised codice fiscale: 16 characters, right structure and check character.
 
     stdnum also accepts 11-digit temporary codes; a person's CF here is 16 characters.
+    Cached: cumulative extracts repeat the same persons file after file.
     """
     return len(value) == 16 and stdnum_cf.is_valid(value)
 
 
+@lru_cache(maxsize=1 << 16)
 def is_valid_piva(value: str) -> bool:
     return len(value) == 11 and value.isdigit() and stdnum_iva.is_valid(value)
 

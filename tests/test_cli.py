@@ -1,0 +1,66 @@
+"""The `lavoro` command's own behaviour (the pipeline itself is in test_end_to_end)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lavoro_debole.cli import main
+from lavoro_debole.settings import (
+    SettingsError,
+    last_complete_quarter_end,
+    load_settings,
+    parse_key,
+)
+
+LAVORO = Path(sys.executable).parent / "lavoro"
+
+
+def test_run_refuses_to_start_without_a_key_and_says_how_to_make_one(tmp_path: Path):
+    completed = subprocess.run(
+        [str(LAVORO), "run"],
+        env={"LAVORO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "LAVORO_PSEUDONYM_KEY" in completed.stderr
+    assert "secrets.token_hex(32)" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_short_keys_and_bad_cutoffs_are_refused():
+    with pytest.raises(SettingsError, match="at least 32 bytes"):
+        parse_key("too-short")
+    with pytest.raises(SettingsError, match="YYYY-MM-DD"):
+        load_settings({"LAVORO_CUTOFF": "31/12/2025"})
+
+
+def test_default_cutoff_is_the_end_of_the_last_complete_quarter():
+    assert last_complete_quarter_end(dt.date(2026, 11, 26)) == dt.date(2026, 9, 30)
+    assert last_complete_quarter_end(dt.date(2026, 1, 1)) == dt.date(2025, 12, 31)
+    assert last_complete_quarter_end(dt.date(2026, 3, 31)) == dt.date(2025, 12, 31)
+
+
+def test_generate_writes_an_inbox_and_its_manifest(tmp_path: Path, capsys):
+    assert main(["generate", str(tmp_path), "--persons", "12", "--seed", "5"]) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["persons"] == 12 and manifest["seed"] == 5
+    feeds = {p.name for p in (tmp_path / "inbox").iterdir()}
+    assert feeds == {
+        "provincia_co",
+        "provincia_tirocini",
+        "servizi_sociali",
+        "cfp",
+        "cooperative",
+        "sportello",
+        "imprese",
+    }
+    assert f"{len(manifest['files'])} file" in capsys.readouterr().out

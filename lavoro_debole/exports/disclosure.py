@@ -76,9 +76,13 @@ def primary_mask(frame: pd.DataFrame, kinds: np.ndarray, k: int) -> np.ndarray:
             # a rate shown without its parts cannot be checked: hide it
             | (~known & ~np.isnan(value))
         )
-    # D6: the number of persons making the median is its denominator; failing that,
+    # D6: the number of persons making the median is the mart's ``median_persons``
+    # (its numerator and denominator stay null, as indicators.md says); failing that,
     # the D4 cohort of the same period (the same persons); failing both, hide it.
     cohort = den.copy()
+    if "median_persons" in frame.columns:
+        persons = frame["median_persons"].to_numpy(dtype=float)
+        cohort = np.where(np.isnan(cohort), persons, cohort)
     d4 = {
         (p, b, c): d
         for p, b, c, d in frame.loc[

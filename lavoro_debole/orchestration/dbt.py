@@ -6,6 +6,7 @@ The manifest is prepared at install and CI time (``make install`` runs
 """
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -55,6 +56,8 @@ def warehouse_models(
 ):
     """Build and test the models for the configured cut-off date."""
     settings = warehouse.settings()
+    # dbt runs inside dbt_project/: a relative data directory would point elsewhere.
+    os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
     dbt_vars = json.dumps({"cutoff": settings.cutoff.isoformat()})
     yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
 

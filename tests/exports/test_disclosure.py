@@ -190,3 +190,12 @@ def test_errors_name_the_cell_not_the_value() -> None:
     with pytest.raises(DisclosureError) as err:
         protect(frame)
     assert "D3 2024-Q3 sesso/F" in str(err.value) and "7" not in str(err.value)
+
+
+@pytest.mark.parametrize(("persons", "hidden"), [(4, True), (5, False), (0, True)])
+def test_median_rule_reads_the_marts_median_persons(persons: int, hidden: bool) -> None:
+    """D6 keeps null numerator and denominator; the mart says how many make the median."""
+    d6 = row("D6", PERIOD, "totale", "totale", 41.5)
+    d6["median_persons"] = float(persons)
+    protection = protect(pd.DataFrame([d6]), k=5)
+    assert bool(protection.suppressed[0]) is hidden

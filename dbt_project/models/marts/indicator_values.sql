@@ -63,6 +63,16 @@ scaffold as (
     cross join {{ ref('int_periods_spined') }} as periods
 ),
 
+-- How many persons make each period's D6 median: disclosure control hides a median of
+-- fewer than k persons, and D6's numerator and denominator stay null as indicators.md says.
+median_bases as (
+    select
+        period as median_period,
+        count(days_to_first_hire) as median_persons
+    from {{ ref('int_first_hire_cohorts_by_period') }}
+    group by period
+),
+
 filled as (
     select
         scaffold.*,
@@ -72,8 +82,13 @@ filled as (
         end as numerator,
         case
             when family_rows.indicator_id is null then 0 else family_rows.denominator
-        end as denominator
+        end as denominator,
+        case
+            when scaffold.indicator_id = 'D6' then coalesce(median_bases.median_persons, 0)
+        end as median_persons
     from scaffold
+    left join median_bases
+        on scaffold.period = median_bases.median_period
     left join family_rows
         on
             scaffold.indicator_id = family_rows.indicator_id
@@ -109,5 +124,6 @@ select
         when
             unit = 'percent' and denominator > 0
             then least(100.0, {{ wilson_high('numerator', 'denominator') }})
-    end as ci_high
+    end as ci_high,
+    median_persons
 from filled

@@ -106,15 +106,7 @@ d3_wide as (
 
 -- D4, D5, D6: the cohort of persons whose first hire falls in the period.
 cohort as (
-    select
-        periods.period,
-        periods.period_end,
-        first_hires.person_id,
-        first_hires.first_hire_date,
-        first_hires.days_to_first_hire
-    from periods
-    inner join {{ ref('int_first_hires_found') }} as first_hires
-        on first_hires.first_hire_date between periods.period_start and periods.period_end
+    select * from {{ ref('int_first_hire_cohorts_by_period') }}
 ),
 
 counted as (

@@ -1,6 +1,8 @@
-"""The inbox sensor: a partner file dropped in the inbox launches a run of its feed."""
+"""The inbox sensor: partner files dropped in the inbox launch a run of their feeds."""
 
+import hashlib
 import json
+import os
 
 import dagster as dg
 
@@ -9,43 +11,72 @@ from lavoro_debole.orchestration.ingest_assets import raw_asset_keys
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.settings import load_settings
 
-EXPORTS_GROUP = "exports"
+WORKBOOKS = dg.AssetSelection.key_prefixes(["exports"])
+"""The funder workbooks (``exports/<profile>``): they go out on the quarterly schedule."""
+
+SENSOR_TARGET = dg.AssetSelection.all() - WORKBOOKS
 
 
-def feed_run_selection(feed: str) -> dg.AssetSelection:
-    """The feed's ingest asset and everything downstream, except the funder workbooks.
+def sensor_interval() -> int:
+    """Seconds between two looks at the inbox (``LAVORO_SENSOR_INTERVAL``, default 30).
 
-    Workbooks go out on the quarterly schedule, never because a file arrived.
+    A file is taken when it has not changed between two looks, so a file saved in the
+    inbox starts its run within two intervals.
     """
-    return dg.AssetSelection.assets(
-        *raw_asset_keys(FEEDS[feed])
-    ).downstream() - dg.AssetSelection.groups(EXPORTS_GROUP) | dg.AssetSelection.assets(
-        ["analytics", "analytics_duckdb"]
+    return max(1, int(os.environ.get("LAVORO_SENSOR_INTERVAL", "30")))
+
+
+def feed_run_selection(feeds: list[str], asset_graph) -> list[dg.AssetKey]:
+    """What a run for new files of ``feeds`` materialises.
+
+    Their ingest assets and everything downstream, with what those need that no feed
+    writes (the reference seeds and the steward's cooperative list, which a new data
+    directory has not built yet); not the other feeds' ingest, which has nothing new.
+    Workbooks go out on the quarterly schedule, never because a file arrived; anything
+    partitioned is left out too, since a run for a new file has no quarter.
+    """
+    ingest_keys = [k for feed in feeds for k in raw_asset_keys(FEEDS[feed])]
+    other_feeds = [
+        k for name, feed in FEEDS.items() if name not in feeds for k in raw_asset_keys(feed)
+    ]
+    selection = (
+        dg.AssetSelection.assets(*ingest_keys).downstream().upstream()
+        - dg.AssetSelection.assets(*other_feeds)
+    ) & SENSOR_TARGET
+    return sorted(
+        (k for k in selection.resolve(asset_graph) if not asset_graph.get(k).is_partitioned),
+        key=lambda k: k.to_user_string(),
     )
 
 
 @dg.sensor(
     name="inbox_sensor",
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=sensor_interval(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Controlla la cartella inbox ogni 30 secondi: per ogni file nuovo e completamente "
-        "copiato avvia l'elaborazione del suo flusso e di tutto ciò che ne dipende."
+        f"Controlla la cartella inbox ogni {sensor_interval()} secondi: quando arrivano file "
+        "nuovi e completamente copiati avvia una sola elaborazione dei loro flussi e di tutto "
+        "ciò che ne dipende "
+        "(le cartelle di lavoro per i finanziatori no: partono con il calendario trimestrale)."
     ),
-    asset_selection=dg.AssetSelection.all() - dg.AssetSelection.groups(EXPORTS_GROUP),
+    asset_selection=SENSOR_TARGET,
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
     settings = load_settings()
     state = WatchState.from_json(json.loads(context.cursor) if context.cursor else None)
     ready = look(settings.inbox_dir, list(FEEDS), state)
-    for item in ready:
-        yield dg.RunRequest(
-            run_key=f"{item.feed}:{item.sha256}",
-            asset_selection=list(
-                feed_run_selection(item.feed).resolve(context.repository_def.asset_graph)
-            )
-            if context.repository_def is not None
-            else raw_asset_keys(FEEDS[item.feed]),
-            tags={"lavoro/feed": item.feed, "lavoro/sha256": item.sha256[:12]},
-        )
     context.update_cursor(json.dumps(state.to_json()))
+    if not ready:
+        return dg.SkipReason("Nessun file nuovo pronto nella cartella inbox.")
+    # One run for everything that became ready at this look: five files saved together
+    # are one elaboration (one dbt build), not five queued one after the other.
+    feeds = sorted({item.feed for item in ready})
+    contents = hashlib.sha256("".join(sorted(item.sha256 for item in ready)).encode()).hexdigest()
+    graph = context.repository_def.asset_graph if context.repository_def is not None else None
+    return dg.RunRequest(
+        run_key=f"inbox:{contents[:16]}",
+        asset_selection=feed_run_selection(feeds, graph)
+        if graph is not None
+        else [k for feed in feeds for k in raw_asset_keys(FEEDS[feed])],
+        tags={"lavoro/flussi": " ".join(feeds), "lavoro/file_nuovi": str(len(ready))},
+    )

@@ -144,13 +144,30 @@ def protect(
     n = len(universe.frame)
     primary = primary_mask(universe.frame, universe.kinds, k)
     fixed = primary | (np.zeros(n, bool) if seed is None else np.asarray(seed, bool))
-    hidden = fixed.copy()
     suppressible = np.zeros(n, bool)
     for row in universe.row_vars:
         suppressible[row] = universe.kinds[row] in ("count", "rate")
     is_total = (universe.frame["breakdown"] == TOTAL).to_numpy()
     cost = np.array([universe.cost(r) for r in range(n)])
+    hidden = _complement(universe, k, fixed, suppressible, cost, is_total, max_rounds)
+    final = audit_universe(universe, ~hidden, k)
+    if not final.passed:  # pragma: no cover - pruning only keeps passing states
+        raise DisclosureError(final.summary())
+    return Protection(universe=universe, k=k, primary=primary, suppressed=hidden, audit=final)
 
+
+def _complement(
+    universe: Universe,
+    k: int,
+    fixed: np.ndarray,
+    suppressible: np.ndarray,
+    cost: np.ndarray,
+    is_total: np.ndarray,
+    max_rounds: int,
+) -> np.ndarray:
+    """Hide further ``suppressible`` cells until the audit passes, then show again
+    what turns out not to be needed."""
+    hidden = fixed.copy()
     _break_singletons(universe, hidden, suppressible, cost, is_total)
     for _ in range(max_rounds):
         result = audit_universe(universe, ~hidden, k)
@@ -176,12 +193,7 @@ def protect(
             )
     else:  # pragma: no cover
         raise DisclosureError("complementary suppression did not converge")
-
-    hidden = _prune(universe, hidden, fixed, cost, k)
-    final = audit_universe(universe, ~hidden, k)
-    if not final.passed:  # pragma: no cover - pruning only keeps passing states
-        raise DisclosureError(final.summary())
-    return Protection(universe=universe, k=k, primary=primary, suppressed=hidden, audit=final)
+    return _prune(universe, hidden, fixed, cost, is_total, k)
 
 
 def _components(universe: Universe, hidden: np.ndarray) -> HiddenComponents:
@@ -210,10 +222,12 @@ def _break_singletons(
             open_rows = {int(universe.var_row[v]) for v in form if hidden_var[v]}
             if len(open_rows) != 1:
                 continue
+            # A total is the figure a funder reads first: this heuristic pass never
+            # hides one; where only a total could protect, the audit loop decides.
             candidates = [
-                (cost[r], bool(is_total[r]), r)
+                (cost[r], r)
                 for r in {int(universe.var_row[v]) for v in form}
-                if not hidden[r] and suppressible[r]
+                if not hidden[r] and suppressible[r] and not is_total[r]
             ]
             if candidates:
                 hidden[min(candidates)[-1]] = True
@@ -242,20 +256,26 @@ def _cheapest_neighbour(
                 r = int(universe.var_row[w])
                 if hidden[r] or not suppressible[r]:
                     continue
-                key = (cost[r], not direct, bool(is_total[r]), r)
+                key = (bool(is_total[r]), cost[r], not direct, r)
                 if best is None or key < best:
                     best = key
     return None if best is None else int(best[-1])
 
 
 def _prune(
-    universe: Universe, hidden: np.ndarray, fixed: np.ndarray, cost: np.ndarray, k: int
+    universe: Universe,
+    hidden: np.ndarray,
+    fixed: np.ndarray,
+    cost: np.ndarray,
+    is_total: np.ndarray,
+    k: int,
 ) -> np.ndarray:
-    """Show again every complementary cell the audit does not need, largest first."""
+    """Show again every complementary cell the audit does not need: totals first (the
+    figure a funder reads first), then the largest."""
     hidden = hidden.copy()
     targets = set(primary_quantities(universe, k))
     extra = [int(r) for r in np.flatnonzero(hidden & ~fixed)]
-    for row in sorted(extra, key=lambda r: (-cost[r], r)):
+    for row in sorted(extra, key=lambda r: (not is_total[r], -cost[r], r)):
         comps = _components(universe, hidden)
         vars_ = universe.row_vars.get(row, ())
         near = {m for v in vars_ for m in comps.members[comps.find(v)]}

@@ -199,3 +199,20 @@ def test_median_rule_reads_the_marts_median_persons(persons: int, hidden: bool) 
     d6["median_persons"] = float(persons)
     protection = protect(pd.DataFrame([d6]), k=5)
     assert bool(protection.suppressed[0]) is hidden
+
+
+def test_a_total_stays_shown_when_the_categories_can_protect_each_other() -> None:
+    """Q3's denominator is A1's total; Q3 is hidden (2 persons not linked), and the
+    small F cell needs a partner: M is hidden, the headline total stays."""
+    frame = pd.DataFrame(
+        [
+            row("A1", PERIOD, "totale", "totale", 36),
+            row("A1", PERIOD, "sesso", "M", 34),
+            row("A1", PERIOD, "sesso", "F", 2),
+            rate("Q3", PERIOD, "totale", "totale", 34, 36),
+        ]
+    )
+    protection = protect(frame, k=5)
+    shown = protection.universe.frame.loc[~protection.suppressed]
+    assert set(zip(shown["indicator_id"], shown["category"], strict=True)) == {("A1", "totale")}
+    assert protection.audit.passed

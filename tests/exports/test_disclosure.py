@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from export_tables import PERIOD, rate, row, two_way
+from export_tables import PERIOD, rate, row, synthetic_mart, two_way
 
 from lavoro_debole.exports.audit import audit_universe
 from lavoro_debole.exports.disclosure import check_k, primary_mask, protect
@@ -201,18 +201,13 @@ def test_median_rule_reads_the_marts_median_persons(persons: int, hidden: bool) 
     assert bool(protection.suppressed[0]) is hidden
 
 
-def test_a_total_stays_shown_when_the_categories_can_protect_each_other() -> None:
-    """Q3's denominator is A1's total; Q3 is hidden (2 persons not linked), and the
-    small F cell needs a partner: M is hidden, the headline total stays."""
-    frame = pd.DataFrame(
-        [
-            row("A1", PERIOD, "totale", "totale", 36),
-            row("A1", PERIOD, "sesso", "M", 34),
-            row("A1", PERIOD, "sesso", "F", 2),
-            rate("Q3", PERIOD, "totale", "totale", 34, 36),
-        ]
-    )
-    protection = protect(frame, k=5)
-    shown = protection.universe.frame.loc[~protection.suppressed]
-    assert set(zip(shown["indicator_id"], shown["category"], strict=True)) == {("A1", "totale")}
+@pytest.mark.parametrize("seed", [2, 4, 5])
+def test_a_persons_total_is_never_hidden_to_protect_its_categories(seed: int) -> None:
+    """A1 is a count of distinct persons: its categories can protect each other, so its
+    total (the headline figure, and its chart) is hidden only when it is small itself.
+    These seeds once hid it as a complement through Q3's identity with A1's total."""
+    protection = protect(synthetic_mart(seed=seed, year=2024, scale=12), k=5)
+    frame = protection.universe.frame
+    a1_total = ((frame["indicator_id"] == "A1") & (frame["breakdown"] == "totale")).to_numpy()
+    assert not (a1_total & protection.suppressed & ~protection.primary).any()
     assert protection.audit.passed

@@ -18,7 +18,8 @@ from odf.style import Style, TableProperties
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
-SAMPLES_DIR = Path("/work/shared/samples")
+# ../shared beside the project (CI lays it out the same way).
+SAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 # Synthetic codici fiscali (valid structure, fictitious persons).
 CF_ONE = "RSSMRA80A01F205X"

@@ -11,7 +11,10 @@ ANALYTICS_KEY = dg.AssetKey(["analytics", "analytics_duckdb"])
 @dg.asset(
     key=ANALYTICS_KEY,
     group_name="exports",
-    deps=[dg.AssetKey(["marts", "indicator_values"])],
+    deps=[
+        dg.AssetKey(["marts", "indicator_values"]),
+        dg.AssetKey(["marts", "indicator_published"]),
+    ],
     pool=WAREHOUSE_POOL,
     kinds={"duckdb"},
     description=(

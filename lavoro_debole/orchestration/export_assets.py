@@ -41,7 +41,7 @@ def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
 
 @dg.asset(
     key=INDICATOR_PUBLISHED,
-    group_name=EXPORTS_GROUP,
+    group_name="marts",
     deps=[INDICATOR_VALUES],
     pool=WAREHOUSE_POOL,
     kinds={"python", "duckdb"},

@@ -242,11 +242,21 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
     return parsed
 
 
+_SCHEMAS: dict[str, pa.DataFrameSchema] = {}
+
+
+def _schema_of(entity: Entity) -> pa.DataFrameSchema:
+    """Each entity's Pandera schema, built once per process (not once per file)."""
+    if entity.table not in _SCHEMAS:
+        _SCHEMAS[entity.table] = entity.pandera_schema()
+    return _SCHEMAS[entity.table]
+
+
 def _validate(frame: pd.DataFrame, entity: Entity, problems: list[Problem]) -> None:
     """Run the entity's Pandera schema lazily and turn failure cases into problems."""
     already = {(p.index, p.column) for p in problems}
     try:
-        entity.pandera_schema().validate(frame, lazy=True)
+        _schema_of(entity).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         for case in cases.itertuples(index=False):

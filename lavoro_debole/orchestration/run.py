@@ -86,6 +86,16 @@ def print_summary(settings: Settings, ok: bool) -> None:
                 f"\nIndicatori: {indicators} indicatori, {periods} periodi, {count} righe "
                 "in marts.indicator_values"
             )
+        if "ops.deliveries" in tables:
+            print("\nCartelle di lavoro per i finanziatori (ultima consegna):")
+            for profile, period, status, message in con.execute(
+                """
+                select profile, period, status, message from ops.deliveries
+                qualify row_number() over (partition by profile, period order by sent_at desc) = 1
+                order by profile, period
+                """
+            ).fetchall():
+                print(f"  {profile} {period}: {status} - {message}")
     finally:
         con.close()
     print(f"\nMagazzino:          {settings.warehouse_path}")

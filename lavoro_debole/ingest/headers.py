@@ -120,3 +120,26 @@ def is_total_row(row: Sequence[Cell]) -> bool:
             "totale"
         )
     return False
+
+
+def is_skipped_row(row: Sequence[Cell], ignore: Collection[int] = frozenset()) -> bool:
+    """``is_blank_row(row, ignore) or is_total_row(row)`` in one pass over the row.
+
+    The pass stops at the first non-blank cell outside ``ignore`` (usually the first
+    cell): rows below the header can number 100,000s.
+    """
+    first = True
+    for index, cell in enumerate(row):
+        if cell is None:
+            continue
+        if isinstance(cell, str):
+            # Error values never hold a space, so NBSP need not be turned into one.
+            stripped = cell.strip()
+            if not stripped or is_error_token(stripped):
+                continue
+            if first and stripped.casefold().startswith("totale"):
+                return True
+        first = False
+        if index not in ignore:
+            return False
+    return True

@@ -17,12 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
-from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_blank_row, is_total_row
+from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
@@ -159,13 +160,40 @@ def _classify_rows(sheet: Sheet, entity: Entity, header: HeaderMatch) -> _SheetR
     }
     data_rows: list[int] = []
     skipped = header.row_index + 1  # title rows and the header row itself
-    for index in range(header.row_index + 1, len(sheet.rows)):
-        row = sheet.rows[index]
-        if is_blank_row(row, ignore=rownum_columns) or is_total_row(row):
+    rows = sheet.rows
+    for index in range(header.row_index + 1, len(rows)):
+        if is_skipped_row(rows[index], rownum_columns):
             skipped += 1
         else:
             data_rows.append(index)
     return _SheetRows(sheet, entity, header, data_rows, skipped)
+
+
+def _raw_frame(
+    sheet: Sheet, entity: Entity, header: HeaderMatch, data_rows: list[int]
+) -> pd.DataFrame:
+    """The stored columns of the data rows, cells as sent (object dtype)."""
+    rows = sheet.rows
+    width = max((len(r) for r in rows), default=0)
+    stored = [
+        (name, col)
+        for name, col in header.columns.items()
+        if col < width and entity.column(name).stored
+    ]
+    data = [rows[i] for i in data_rows]
+    if data and all(len(row) == width for row in data):
+        # Readers give rows of one width: one 2-D object array, then its columns.
+        grid = np.array(data, dtype=object)
+        raw = pd.DataFrame(
+            grid[:, [col for _, col in stored]], columns=[name for name, _ in stored], dtype=object
+        )
+    else:
+        raw = pd.DataFrame(
+            {name: [row[col] if col < len(row) else None for row in data] for name, col in stored},
+            dtype=object,
+        )
+    raw.index = pd.RangeIndex(len(data_rows))
+    return raw
 
 
 # --------------------------------------------------------------------------- parsing
@@ -507,19 +535,8 @@ class FileIngestor:
         problem_rows: list[dict[str, object]],
     ) -> tuple[pd.DataFrame, int]:
         entity, sheet, header = part.entity, part.sheet, part.header
-        width = max((len(r) for r in sheet.rows), default=0)
+        raw = _raw_frame(sheet, entity, header, part.data_rows)
         row_numbers = [index + 1 for index in part.data_rows]
-        raw = pd.DataFrame(
-            {
-                name: [
-                    sheet.rows[i][col] if col < len(sheet.rows[i]) else None for i in part.data_rows
-                ]
-                for name, col in header.columns.items()
-                if col < width and entity.column(name).stored
-            },
-            dtype=object,
-        )
-        raw.index = pd.RangeIndex(len(part.data_rows))
         problems: list[Problem] = []
         parsed = pd.DataFrame(index=raw.index)
         for col in entity.columns:

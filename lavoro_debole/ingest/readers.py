@@ -27,7 +27,7 @@ from pathlib import Path
 
 import python_calamine as pc
 
-from lavoro_debole.ingest.values import is_error_token
+from lavoro_debole.ingest.values import ERROR_FIRST_CHARS, is_error_token
 
 Cell = str | int | float | bool | dt.date | dt.datetime | None
 
@@ -215,8 +215,33 @@ def _is_blank(cell: Cell) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
+def _last_filled(row: list[Cell]) -> int:
+    """Index of the row's last non-blank cell, -1 when all are blank."""
+    for col in range(len(row) - 1, -1, -1):
+        if not _is_blank(row[col]):
+            return col
+    return -1
+
+
 def _tidy_grid(rows: list[list[Cell]]) -> list[list[Cell]]:
-    """Cut trailing blank rows and columns, and pad ragged rows to one width."""
+    """Cut trailing blank rows and columns, and pad ragged rows to one width.
+
+    The rows are the reader's own lists: rows already of the right width are kept
+    as they are, not copied.
+    """
+    if not rows:
+        return []
+    widest = max(map(len, rows))
+    if widest and any(len(row) == widest and not _is_blank(row[-1]) for row in rows):
+        # Common case (a full last column): the width is the widest row's, and only
+        # the trailing blank rows need finding.
+        last_row = len(rows) - 1
+        while last_row >= 0 and _last_filled(rows[last_row]) < 0:
+            last_row -= 1
+        return [
+            row if len(row) == widest else row + [None] * (widest - len(row))
+            for row in rows[: last_row + 1]
+        ]
     last_row = -1
     width = 0
     for index, row in enumerate(rows):
@@ -306,15 +331,24 @@ def _csv_cell(field: str) -> Cell:
 def _read_csv_text(text: str) -> Sheet:
     separator = detect_separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    maybe_error = ERROR_FIRST_CHARS
     try:
-        records = [[_csv_cell(field) for field in record] for record in reader]
+        # _csv_cell inlined: only a field starting like an error value is looked at twice.
+        rows: list[list[Cell]] = [
+            [
+                field
+                if field and (field[0] not in maybe_error or not is_error_token(field))
+                else None
+                for field in record
+            ]
+            for record in reader
+        ]
     except csv.Error as exc:
         raise UnreadableFileError(
             f"CSV non leggibile alla riga {reader.line_num}: virgolette non chiuse"
             if "EOF" in str(exc)
             else f"CSV non leggibile alla riga {reader.line_num}"
         ) from None
-    rows: list[list[Cell]] = [list(record) for record in records]
     return Sheet(name=None, rows=_tidy_grid(rows), hidden=False)
 
 

@@ -42,6 +42,11 @@ EXCEL_ERROR_TOKENS = frozenset(
     }
 )
 _LIBREOFFICE_ERROR = re.compile(r"^Err:\d{3}$")
+ERROR_FIRST_CHARS = frozenset(
+    "#E" + "".join(chr(code) for code in range(0x3100) if chr(code).isspace())
+)
+"""Every character an error value can start with: ``#``, ``E`` (``Err:``) or what
+``str.strip`` removes."""
 NO_VALUE_TOKENS = frozenset({"", "n.d.", "n.d", "nd", "-"})
 
 _SPACES = re.compile(r"\s+")
@@ -54,6 +59,8 @@ T = TypeVar("T")
 
 def is_error_token(text: str) -> bool:
     """True for a spreadsheet error value such as ``#N/D`` or ``Err:502`` (LibreOffice)."""
+    if not text or text[0] not in ERROR_FIRST_CHARS:
+        return False  # the common case, decided without stripping (rows can number 100,000s)
     stripped = text.strip()
     return stripped.upper() in EXCEL_ERROR_TOKENS or bool(_LIBREOFFICE_ERROR.match(stripped))
 
@@ -107,6 +114,11 @@ class _BoolKey:
 
 
 _TRUE_KEY, _FALSE_KEY = _BoolKey(True), _BoolKey(False)
+# What pandas' infer_dtype says of a column that holds no bool (a C pass, no Python
+# call per cell); any other answer ("mixed", "boolean", ...) means: look for bools.
+_NO_BOOL_KINDS = frozenset(
+    {"empty", "string", "integer", "floating", "mixed-integer-float", "date", "datetime", "time"}
+)
 
 
 def _map_distinct(
@@ -118,8 +130,9 @@ def _map_distinct(
     nulls).
     """
     raw = values.to_numpy(dtype=object, copy=True)
-    for position in np.flatnonzero([type(v) is bool or isinstance(v, np.bool_) for v in raw]):
-        raw[position] = _TRUE_KEY if raw[position] else _FALSE_KEY
+    if pd.api.types.infer_dtype(raw, skipna=True) not in _NO_BOOL_KINDS:
+        for position in np.flatnonzero([type(v) is bool or isinstance(v, np.bool_) for v in raw]):
+            raw[position] = _TRUE_KEY if raw[position] else _FALSE_KEY
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     parsed: list[T] = []
     invalid = np.zeros(len(uniques), dtype=bool)

@@ -44,24 +44,22 @@ def decode_cf(cf: str) -> tuple[str, int, int, int, bool]:
     Omocodic letters are turned back into digits first: an omocodic CF is another
     person, but its birth date is read the same way.
     """
-    chars = list(cf)
-    for position in OMOCODIA_POSITIONS:
-        chars[position] = chars[position].translate(OMOCODIA_DIGITS)
-    plain = "".join(chars)
-    day = int(plain[9:11])
+    digits = OMOCODIA_DIGITS
+    day = int(cf[9:11].translate(digits))
     sex = "F" if day > 40 else "M"
-    return sex, int(plain[6:8]), MONTH_LETTERS.index(plain[8]) + 1, day % 40, plain[11] == "Z"
+    year = int(cf[6:8].translate(digits))
+    return sex, year, MONTH_LETTERS.index(cf[8]) + 1, day % 40, cf[11] == "Z"
 
 
 def person_columns(cfs: pd.Series, key: bytes) -> pd.DataFrame:
     """The person columns of ``docs/raw-tables.md`` for a Series of valid CFs (or nulls)."""
-    rows = []
-    for cf in cfs:
-        if cf is None or (isinstance(cf, float) and pd.isna(cf)):
-            rows.append((None, None, None, None, None, None))
-        else:
-            rows.append(_person(cf, key))
-    frame = pd.DataFrame(rows, columns=list(PERSON_COLUMNS), index=cfs.index)
+    # Once per distinct CF (a person has many rows), then spread with a take.
+    codes, uniques = pd.factorize(cfs.to_numpy(dtype=object), use_na_sentinel=True)
+    people = [_person(cf, key) for cf in uniques]
+    people.append((None, None, None, None, None, None))
+    table = pd.DataFrame(people, columns=list(PERSON_COLUMNS))
+    frame = table.take(codes)  # -1 takes the last row: the all-null person
+    frame.index = cfs.index
     for column in ("person_birth_yy", "person_birth_month", "person_birth_day"):
         frame[column] = frame[column].astype("Int16")
     frame["person_born_abroad"] = frame["person_born_abroad"].astype("boolean")

@@ -31,7 +31,13 @@ from lavoro_debole.ingest.reference_dates import (
     coverage_from_name,
     coverage_from_title,
 )
-from lavoro_debole.ingest.values import clean_text, parse_dates, parse_numbers, parse_yes_no
+from lavoro_debole.ingest.values import (
+    clean_text,
+    clean_text_value,
+    parse_dates,
+    parse_numbers,
+    parse_yes_no,
+)
 from lavoro_debole.schemas import FEEDS, REASONS, Column, Entity, Feed, fold
 from lavoro_debole.schemas import normalise_cf as _normalise_cf
 from lavoro_debole.schemas import normalise_piva as _normalise_piva
@@ -211,6 +217,24 @@ def _map_unique(values: pd.Series, function) -> pd.Series:
     return values.map({value: function(value) for value in distinct})
 
 
+def _map_distinct_cells(values: pd.Series, function) -> pd.Series:
+    """``values.map(function)`` for a function giving None for a null cell, computed
+    once per distinct cell (pandas merges ``True`` with ``1``: only for functions that
+    do too)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[: len(uniques)] = [function(value) for value in uniques]
+    table[-1] = None
+    return pd.Series(table[codes], index=values.index, dtype=object)
+
+
+def _piva_of_cell(value: object) -> str | None:
+    """A P.IVA cell as sent -> its normalised text (numbers regain their leading zeros)."""
+    if isinstance(value, int | float):
+        value = _normalise_piva(value)
+    return _normalise_piva(clean_text_value(value))
+
+
 def _map_vocab(values: pd.Series, column: Column) -> pd.Series:
     index = column.variants_index()
     return _map_unique(values, lambda v: index.get(fold(v), v) if isinstance(v, str) else v)
@@ -252,10 +276,7 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
     elif kind == "cf":
         parsed = _map_unique(clean_text(raw), _normalise_cf)
     elif kind in ("piva", "employer_code"):
-        parsed = clean_text(
-            raw.map(lambda v: _normalise_piva(v) if isinstance(v, int | float) else v)
-        )
-        parsed = parsed.map(_normalise_piva)
+        parsed = _map_distinct_cells(raw, _piva_of_cell)
     elif kind == "vocab":
         parsed = _map_vocab(clean_text(raw), column)
     elif kind == "multi":

@@ -191,24 +191,22 @@ _KEPT_TYPES = frozenset({int, bool, dt.date, dt.datetime})
 
 
 def _workbook_row(row: list[object]) -> list[Cell]:
-    """Convert one row, with fast paths for the common types (rows can number 100,000s)."""
-    cells: list[Cell] = []
-    for value in row:
+    """Convert one row in place (calamine's own fresh list), touching only the cells
+    that change: rows can number 100,000s and most cells are kept as they are."""
+    for index, value in enumerate(row):
         kind = type(value)
         if kind is str:
             text: str = value  # type: ignore[assignment]
-            if not text or (text[0] in _ERROR_FIRST_CHARS and is_error_token(text)):
-                cells.append(None)
-            else:
-                cells.append(text)
+            if text and text[0] not in _ERROR_FIRST_CHARS:
+                continue
+            if not text or is_error_token(text):
+                row[index] = None
         elif kind is float:
             number: float = value  # type: ignore[assignment]
-            cells.append(int(number) if number.is_integer() else _workbook_cell(number))
-        elif kind in _KEPT_TYPES:
-            cells.append(value)  # type: ignore[arg-type]
-        else:
-            cells.append(_workbook_cell(value))
-    return cells
+            row[index] = int(number) if number.is_integer() else _workbook_cell(number)
+        elif kind not in _KEPT_TYPES:
+            row[index] = _workbook_cell(value)
+    return row  # type: ignore[return-value]
 
 
 def _is_blank(cell: Cell) -> bool:

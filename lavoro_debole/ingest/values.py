@@ -66,8 +66,12 @@ def is_error_token(text: str) -> bool:
 
 
 def _squash(text: str) -> str:
-    """NBSP to space, trim, collapse whitespace runs."""
-    return _SPACES.sub(" ", text.translate(_NBSP)).strip()
+    """NBSP to space, trim, collapse whitespace runs.
+
+    ``str.split`` splits on exactly what ``\\s`` matches and what ``strip`` removes,
+    NBSP and its kin included.
+    """
+    return " ".join(text.split())
 
 
 def _is_no_value_text(squashed: str) -> bool:
@@ -184,6 +188,13 @@ def _text_of(value: object) -> tuple[str | None, bool]:
     if isinstance(value, dt.time):
         return value.strftime("%H:%M:%S" if value.second else "%H:%M"), False
     return _text_of(str(value))
+
+
+def clean_text_value(value: object) -> str | None:
+    """:func:`clean_text` of one cell (None for a null cell)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return _text_of(value)[0]
 
 
 def clean_text(values: pd.Series) -> pd.Series:

@@ -37,6 +37,9 @@ def partitioned_assets() -> list[dg.AssetsDefinition]:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    # One process per run: the warehouse pool lets one step run at a time anyway, and a
+    # process per step would add its start-up (imports, the dbt manifest) to each step.
+    executor=dg.in_process_executor,
     jobs=[quarterly_job],
     schedules=[quarterly_exports],
     sensors=[inbox_sensor],

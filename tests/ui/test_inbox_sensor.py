@@ -1,0 +1,128 @@
+"""The inbox sensor as the steward meets it in the UI, without a browser: which run a
+file dropped in the inbox starts, and that Dagster accepts that run.
+
+Fast (no server): the sensor is evaluated tick by tick on the real definitions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lavoro_debole.orchestration.ingest_assets import raw_asset_keys
+from lavoro_debole.schemas import FEEDS
+from lavoro_debole.synthetic import generate_inbox
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("consegna")
+    generate_inbox(source, persons=12, seed=3)
+    return source
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", "sensor-test-key-0123456789abcdef0123")
+    (tmp_path / "inbox").mkdir()
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def repository():
+    from lavoro_debole.orchestration.definitions import defs
+
+    return defs.get_repository_def()
+
+
+def tick(repository, cursor: str | None):
+    from lavoro_debole.orchestration.sensors import inbox_sensor
+
+    context = dg.build_sensor_context(
+        repository_def=repository, cursor=cursor, instance=dg.DagsterInstance.ephemeral()
+    )
+    return inbox_sensor.evaluate_tick(context)
+
+
+def keys(run_request: dg.RunRequest) -> set[str]:
+    return {k.to_user_string() for k in run_request.asset_selection}
+
+
+def test_a_whole_delivery_starts_one_run_after_two_looks(repository, data_dir, delivery):
+    shutil.copytree(delivery / "inbox", data_dir / "inbox", dirs_exist_ok=True)
+    first = tick(repository, None)
+    assert first.run_requests == [] and "Nessun file nuovo" in first.skip_message
+
+    second = tick(repository, first.cursor)
+    [run] = second.run_requests
+    assert run.tags["lavoro/flussi"] == " ".join(sorted(FEEDS))
+    files = sum(1 for p in (data_dir / "inbox").rglob("*") if p.is_file())
+    assert 0 < int(run.tags["lavoro/file_nuovi"]) <= files
+    selected = keys(run)
+    every_feed = {k.to_user_string() for feed in FEEDS.values() for k in raw_asset_keys(feed)}
+    assert every_feed <= selected
+    assert {"marts/indicator_values", "analytics/analytics_duckdb"} <= selected
+    assert not any(k.startswith("exports/") for k in selected)  # workbooks: the schedule's
+
+    # Nothing new at the next look: no second run for the same files.
+    third = tick(repository, second.cursor)
+    assert third.run_requests == []
+
+
+def test_one_new_file_runs_its_feed_and_what_a_new_warehouse_needs(repository, data_dir, delivery):
+    feed_dir = data_dir / "inbox" / "sportello"
+    feed_dir.mkdir()
+    source = sorted((delivery / "inbox" / "sportello").iterdir())[0]
+    partial = feed_dir / (source.name + ".part")
+    shutil.copyfile(source, partial)
+    cursor = tick(repository, None).cursor
+    assert tick(repository, cursor).run_requests == []  # still being copied: no run
+
+    os.replace(partial, feed_dir / source.name)
+    after_rename = tick(repository, cursor)
+    assert after_rename.run_requests == []  # seen once: wait for a second look
+    [run] = tick(repository, after_rename.cursor).run_requests
+
+    selected = keys(run)
+    assert run.tags["lavoro/flussi"] == "sportello"
+    assert run.tags["lavoro/file_nuovi"] == "1"
+    assert "raw/sportello" in selected
+    other_feeds = {
+        k.to_user_string()
+        for name, feed in FEEDS.items()
+        if name != "sportello"
+        for k in raw_asset_keys(feed)
+    }
+    assert not other_feeds & selected  # their ingest has nothing new
+    # On a new data directory the models also need the reference lists.
+    assert {"raw/reference_cooperative_sociali", "ops/ingest_files"} <= selected
+    assert any(k.startswith("reference/") for k in selected)
+    assert not any(k.startswith("exports/") for k in selected)
+
+
+def test_the_same_content_under_another_name_starts_no_run(repository, data_dir, delivery):
+    feed_dir = data_dir / "inbox" / "sportello"
+    feed_dir.mkdir()
+    source = sorted((delivery / "inbox" / "sportello").iterdir())[0]
+    shutil.copyfile(source, feed_dir / source.name)
+    cursor = tick(repository, None).cursor
+    second = tick(repository, cursor)
+    assert len(second.run_requests) == 1
+
+    shutil.copyfile(source, feed_dir / ("copia di " + source.name))
+    cursor = tick(repository, second.cursor).cursor
+    assert tick(repository, cursor).run_requests == []
+
+
+def test_dagster_accepts_the_sensors_run(repository, data_dir, delivery):
+    """The run request fits the sensor's target and its run config fits the job
+    (a refused request fails every tick, and the UI shows only a red tick)."""
+    shutil.copytree(delivery / "inbox" / "cfp", data_dir / "inbox" / "cfp")
+    [run] = tick(repository, tick(repository, None).cursor).run_requests
+    job = repository.get_implicit_global_asset_job_def()
+    assert dg.validate_run_config(job, run.run_config) is not None

@@ -16,21 +16,6 @@ WORKBOOKS = dg.AssetSelection.key_prefixes(["exports"])
 
 SENSOR_TARGET = dg.AssetSelection.all() - WORKBOOKS
 
-IN_ONE_PROCESS = {"execution": {"config": {"in_process": {}}}}
-
-
-def one_process_config(repository_def: dg.RepositoryDefinition | None) -> dict:
-    """Run config that puts every step of the sensor's run in the run's own process.
-
-    The warehouse pool lets one step run at a time anyway; a process per step would only
-    add its start-up (imports, the dbt project) to every step. Only needed, and only
-    valid, when the job keeps Dagster's default executor, which lets each run choose.
-    """
-    if repository_def is None:
-        return {}
-    executor = repository_def.get_implicit_global_asset_job_def().executor_def
-    return IN_ONE_PROCESS if executor.name == dg.multi_or_in_process_executor.name else {}
-
 
 def sensor_interval() -> int:
     """Seconds between two looks at the inbox (``LAVORO_SENSOR_INTERVAL``, default 30).
@@ -93,6 +78,5 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
         asset_selection=feed_run_selection(feeds, graph)
         if graph is not None
         else [k for feed in feeds for k in raw_asset_keys(FEEDS[feed])],
-        run_config=one_process_config(context.repository_def),
         tags={"lavoro/flussi": " ".join(feeds), "lavoro/file_nuovi": str(len(ready))},
     )

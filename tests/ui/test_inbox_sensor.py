@@ -120,7 +120,7 @@ def test_the_same_content_under_another_name_starts_no_run(repository, data_dir,
 
 
 def test_dagster_accepts_the_sensors_run(repository, data_dir, delivery):
-    """The run request fits the sensor's target and its run config fits the job
+    """The run request fits the sensor's target and the job's config
     (a refused request fails every tick, and the UI shows only a red tick)."""
     shutil.copytree(delivery / "inbox" / "cfp", data_dir / "inbox" / "cfp")
     [run] = tick(repository, tick(repository, None).cursor).run_requests

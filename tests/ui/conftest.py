@@ -21,6 +21,8 @@ from lavoro_debole.synthetic import Manifest, generate_inbox
 from tests.ui.dagster_ui import DagsterUI, free_port, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "ui"
+REPORTS = pytest.StashKey[dict]()
 KEY = "browser-test-key-0123456789abcdef0123456789"
 CUTOFF = "2025-12-31"
 SENSOR_INTERVAL = 5
@@ -36,7 +38,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1440, "height": 900}
+VIEWPORT = {"width": 1600, "height": 1000}
 
 
 def chromium_executable() -> str:
@@ -68,8 +70,15 @@ def browser() -> Iterator[object]:
             chromium.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
+
+
 @pytest.fixture
-def page(browser) -> Iterator[object]:
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(viewport=VIEWPORT, locale="it-IT", timezone_id="Europe/Rome")
     context.set_default_timeout(60_000)
     context.set_default_navigation_timeout(120_000)
@@ -77,6 +86,15 @@ def page(browser) -> Iterator[object]:
     try:
         yield page
     finally:
+        report = request.node.stash.get(REPORTS, {}).get("call")
+        if report is not None and report.failed:
+            # What the browser showed when the test failed (git ignores tests/artifacts/).
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            stem = ARTIFACTS / request.node.name
+            page.screenshot(path=f"{stem}.png", full_page=True)
+            stem.with_suffix(".txt").write_text(
+                f"{page.url}\n\n{page.inner_text('body')}", encoding="utf-8"
+            )
         context.close()
 
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import duckdb
 import pytest
@@ -194,6 +195,25 @@ def metadata_rows(page, value_column: int) -> dict[str, str]:
     return {cells[0]: cells[value_column] for cells in rows}
 
 
+def select_event(page, index: int) -> str:
+    """Select the ``index``-th materialisation in an asset's Events tab and wait until
+    its details are shown; returns the short id of its run."""
+    focused = page.locator(f"[class*='assetListRowFocused'] > [data-index='{index}']")
+    if not focused.count():  # a click on the selected one would unselect it
+        page.locator(f"[data-index='{index}']").click()
+    focused.wait_for()
+    link = page.get_by_text("Materialized in run").first.locator("a")
+
+    def shown() -> str | None:
+        # The details follow the selection when their run link names the moment in the URL.
+        moment = parse_qs(urlparse(page.url).query).get("time", [""])[0]
+        if moment and f"focusedTime={moment}" not in (link.get_attribute("href") or ""):
+            return None
+        return link.inner_text().strip()
+
+    return wait_for(shown, 60, f"the details of event {index} are not shown", interval=0.5)
+
+
 def feed_totals(con: duckdb.DuckDBPyConnection, feed: str) -> tuple[int, int, int, int]:
     return con.execute(
         "select count(*), sum(rows_loaded), sum(rows_rejected), sum(rows_skipped) "
@@ -285,7 +305,7 @@ def test_02_materialize_all_builds_the_empty_warehouse(page, ui, generated, pers
     assert (data_dir / "analytics.duckdb").is_file()
 
     page.goto(f"{ui.base_url}/runs/{run.run_id}")
-    page.get_by_text("Success", exact=False).first.wait_for()
+    page.get_by_text("RUN_SUCCESS").first.wait_for()
     shoot(page, "03-run-succeeded.png", personal_values)
     page.goto(f"{ui.base_url}/runs")
     page.locator(f"a[href*='{run.run_id}']").first.wait_for()
@@ -303,29 +323,26 @@ def test_03_ingest_asset_shows_the_row_counts_of_the_warehouse(page, ui, persona
     assert as_int(latest["Totale righe caricate"]) == loaded
     assert as_int(latest["Totale righe scartate"]) == rejected
     assert as_int(latest["Totale righe saltate"]) == skipped
-    shoot(page, "05-ingest-asset.png", personal_values)
 
     # Each materialisation counts the rows of its own run: two runs took the delivery
     # (the click and the sensor's), and together they counted each row once.
     page.goto(f"{ui.base_url}/assets/{ASSET}?view=events")
     events = page.locator("[data-index]")
     wait_for(lambda: events.count() >= 2, 60, "fewer than two materialisations listed")
-    shown_run = page.get_by_text("Materialized in run").first.locator("a")
     totals = {LOADED: 0, REJECTED: 0, SKIPPED: 0, FILES_IN_RUN: 0}
-    seen: set[str] = set()
+    runs: dict[int, str] = {}
     for index in range(events.count()):
-        events.nth(index).click()
-        run_id = wait_for(
-            lambda: (text := shown_run.inner_text().strip()) not in seen and text,
-            60,
-            "the event's details did not change after the click",
-            interval=0.5,
-        )
-        seen.add(run_id)
+        runs[index] = select_event(page, index)
         rows = metadata_rows(page, value_column=1)  # key, value
         for label in totals:
             totals[label] += as_int(rows[label])
+        if as_int(rows[FILES_IN_RUN]) == files:
+            delivery = index
+    assert len(set(runs.values())) == len(runs), runs
     assert totals == {LOADED: loaded, REJECTED: rejected, SKIPPED: skipped, FILES_IN_RUN: files}
+    # For the guide: the materialisation that took the whole delivery.
+    assert select_event(page, delivery) == runs[delivery]
+    shoot(page, "05-ingest-asset.png", personal_values)
 
 
 def test_04_a_failed_check_says_what_to_do(page, ui, personal_values):

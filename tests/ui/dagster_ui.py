@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,7 +125,6 @@ class DagsterUI:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen
-    screenshots: list[Path] = field(default_factory=list)
 
     # ------------------------------------------------------------------ GraphQL
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -94,12 +94,6 @@ def personal_values(generated, second_delivery) -> list[str]:
     return sorted(v for v in values if v and len(v) >= 5)
 
 
-@pytest.fixture(scope="module")
-def day() -> dict[str, object]:
-    """What one step leaves for the next (run ids, the dropped files)."""
-    return {}
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -273,7 +267,7 @@ def test_01_the_asset_graph_shows_every_group(page, ui, personal_values):
     shoot(page, "01-asset-graph.png", personal_values)
 
 
-def test_02_materialize_all_builds_the_empty_warehouse(page, ui, generated, personal_values, day):
+def test_02_materialize_all_builds_the_empty_warehouse(page, ui, generated, personal_values):
     data_dir, _ = generated
     started = time.monotonic()
     run = materialize_all(page, ui, personal_values, shot="02-materialize-all-quarter.png")
@@ -291,7 +285,6 @@ def test_02_materialize_all_builds_the_empty_warehouse(page, ui, generated, pers
     assert sensor_runs[0].tags["lavoro/flussi"] == " ".join(sorted(FEEDS))
     assert steps_never_overlap(ui, runs) > 10
     print(f"first Materialize all: {time.monotonic() - started:.0f} s")
-    day["first_run"] = run.run_id
 
     with warehouse(ui) as con:
         files = con.execute("select count(*) from ops.ingest_files").fetchone()[0]
@@ -388,9 +381,7 @@ def test_04_a_failed_check_says_what_to_do(page, ui, personal_values):
     shoot(page, "06-failed-check.png", personal_values)
 
 
-def test_05_a_file_dropped_in_the_inbox_starts_its_run(
-    page, ui, second_delivery, personal_values, day
-):
+def test_05_a_file_dropped_in_the_inbox_starts_its_run(page, ui, second_delivery, personal_values):
     source_dir, manifest = second_delivery
     name = pick_file(manifest, FEED, many_rejected=True)
     before = {r.run_id for r in ui.runs()}
@@ -433,12 +424,9 @@ def test_05_a_file_dropped_in_the_inbox_starts_its_run(
     page.goto(f"{ui.base_url}/runs")
     page.locator(f"a[href*='{run.run_id}']").first.wait_for()
     shoot(page, "08-sensor-run.png", personal_values)
-    day["dropped"] = dropped.name
 
 
-def test_06_materialize_all_again_while_the_sensor_runs(
-    page, ui, second_delivery, personal_values, day
-):
+def test_06_materialize_all_again_while_the_sensor_runs(page, ui, second_delivery, personal_values):
     source_dir, manifest = second_delivery
     feed = "sportello"
     name = pick_file(manifest, feed, many_rejected=False)

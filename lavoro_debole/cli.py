@@ -23,6 +23,7 @@ from lavoro_debole.settings import (
     load_settings,
 )
 
+MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_UNTIL = dt.date(2025, 12, 31)
@@ -64,6 +65,9 @@ def dbt_manifest_is_stale() -> bool:
 def ensure_dbt_manifest() -> None:
     """Parse the dbt project when its manifest is missing or stale (``make install`` does it
     too); a stale manifest would not know the models and tests dbt then runs."""
+    # The runs started from here need not parse it again (prepare_if_dev would, in
+    # every run's process under dagster dev).
+    os.environ[MANIFEST_READY] = "1"
     if not dbt_manifest_is_stale():
         return
     print("Preparo il progetto dbt (dbt parse)...", flush=True)
@@ -83,7 +87,11 @@ def ensure_dbt_manifest() -> None:
 
 
 def _export_settings(settings: Settings) -> None:
-    """Make the resolved settings visible to Dagster and to dbt's subprocess."""
+    """Make the resolved settings visible to Dagster and to dbt's subprocess, and this
+    environment's tools (dbt, dagster) findable even when the venv is not activated."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
     os.environ["LAVORO_CUTOFF"] = settings.cutoff.isoformat()
     if settings.pseudonym_key is not None:

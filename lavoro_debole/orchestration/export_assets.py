@@ -73,9 +73,19 @@ def indicator_published(warehouse: WarehouseResource):
     )
 
 
+SCHEDULE_NAME = "quarterly_exports"
+FORCE_TAG = "lavoro/reinvia"
+
+
 def _force_delivery(context: dg.AssetExecutionContext) -> bool:
     """The steward forces a new sending with the run tag ``lavoro/reinvia=si``."""
-    return context.run.tags.get("lavoro/reinvia", "").lower() in ("si", "sì", "true", "1")
+    return context.run.tags.get(FORCE_TAG, "").lower() in ("si", "sì", "true", "1")
+
+
+def _scheduled(context: dg.AssetExecutionContext) -> bool:
+    """Workbooks are mailed by the quarterly schedule's runs only: a "Materialize all"
+    or ``lavoro run`` writes them without sending anything before its day."""
+    return context.run.tags.get("dagster/schedule_name") == SCHEDULE_NAME
 
 
 def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
@@ -127,17 +137,26 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                     description=f"Verifica della riservatezza non superata per {profile.name} "
                     f"{quarter}: cartella non scritta."
                 ) from None
-            delivery = deliver_workbook(
-                con,
-                profile=profile.name,
-                period=quarter,
-                recipients=profile.recipients,
-                path=result.path,
-                smtp=smtp,
-                funder_title=profile.title,
-                force=_force_delivery(context),
-            )
-        context.log.info(f"{profile.name} {quarter}: consegna {delivery.status}")
+            if _scheduled(context) or _force_delivery(context):
+                delivery = deliver_workbook(
+                    con,
+                    profile=profile.name,
+                    period=quarter,
+                    recipients=profile.recipients,
+                    path=result.path,
+                    smtp=smtp,
+                    funder_title=profile.title,
+                    force=_force_delivery(context),
+                )
+                status, detail = delivery.status, delivery.message
+            else:
+                status = "not sent"
+                detail = (
+                    "esecuzione non programmata: la cartella è scritta ma non spedita; "
+                    "la spedisce il calendario trimestrale, o un'esecuzione con l'etichetta "
+                    f"{FORCE_TAG}=si"
+                )
+        context.log.info(f"{profile.name} {quarter}: consegna {status}")
         yield dg.MaterializeResult(
             metadata={
                 "File scritto": str(result.path),
@@ -146,8 +165,8 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                 "Soglia k": result.k,
                 "Celle mostrate": result.cells_shown,
                 "Celle riservate (c)": result.cells_suppressed,
-                "Consegna": delivery.status,
-                "Dettaglio consegna": delivery.message,
+                "Consegna": status,
+                "Dettaglio consegna": detail,
             }
         )
         yield dg.AssetCheckResult(
@@ -176,6 +195,7 @@ def export_day() -> int:
 
 
 @dg.schedule(
+    name=SCHEDULE_NAME,
     cron_schedule=f"0 7 {export_day()} 1,4,7,10 *",
     job=quarterly_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -91,7 +91,8 @@ def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, s
         resources={"warehouse": WarehouseResource()},
     )
     job = defs.resolve_job_def("invio_trimestrale")
-    result = job.execute_in_process(instance=instance, partition_key="2024-Q4")
+    scheduled = {"dagster/schedule_name": "quarterly_exports"}  # as the daemon tags it
+    result = job.execute_in_process(instance=instance, partition_key="2024-Q4", tags=scheduled)
     assert result.success
 
     workbooks = sorted((warehouse / "exports").rglob("*.xlsx"))
@@ -118,6 +119,10 @@ def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, s
     }
 
     # The same partition again: not sent twice, recorded as skipped.
+    again = job.execute_in_process(instance=instance, partition_key="2024-Q4", tags=scheduled)
+    assert again.success
+    assert len(smtp.messages) == 2
+    # A manual run (Materialize all) rewrites the workbooks and sends nothing.
     assert job.execute_in_process(instance=instance, partition_key="2024-Q4").success
     assert len(smtp.messages) == 2
     # Forced by the steward: sent again.
@@ -141,6 +146,7 @@ def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, s
 def test_without_smtp_the_workbook_is_written_and_delivery_skipped(warehouse: Path):
     result = dg.materialize(
         [indicator_published, *export_assets],
+        tags={"dagster/schedule_name": "quarterly_exports"},
         selection=[a.key for a in export_assets],
         partition_key="2024-Q4",
         resources={"warehouse": WarehouseResource()},

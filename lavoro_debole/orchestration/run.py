@@ -98,6 +98,13 @@ def print_summary(settings: Settings, ok: bool) -> None:
                 print(f"  {profile} {period}: {status} - {message}")
     finally:
         con.close()
+    workbooks = (
+        sorted(settings.exports_dir.rglob("*.xlsx")) if settings.exports_dir.exists() else []
+    )
+    if workbooks:
+        print("\nCartelle di lavoro scritte (spedite solo dal calendario trimestrale):")
+        for path in workbooks:
+            print(f"  {path.relative_to(settings.data_dir)}")
     print(f"\nMagazzino:          {settings.warehouse_path}")
     print(f"Copia per analisti: {settings.analytics_path}")
     print(f"Riepiloghi scarti:  {settings.feedback_dir}")

@@ -21,6 +21,7 @@ from lavoro_debole.settings import (
     Settings,
     SettingsError,
     load_settings,
+    tool_path,
 )
 
 MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
@@ -41,10 +42,6 @@ def _prepare_instance(settings: Settings) -> Path:
         shutil.copyfile(INSTANCE_TEMPLATE, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-def _dbt_executable() -> str:
-    return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
 
 
 def dbt_manifest_is_stale() -> bool:
@@ -73,7 +70,7 @@ def ensure_dbt_manifest() -> None:
     print("Preparo il progetto dbt (dbt parse)...", flush=True)
     subprocess.run(
         [
-            _dbt_executable(),
+            tool_path("dbt"),
             "parse",
             "--quiet",
             "--project-dir",
@@ -173,7 +170,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _export_settings(settings)
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
-    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
+    dagster = tool_path("dagster")
     print(f"Interfaccia Dagster su http://{UI_HOST}:{args.port} (istanza: {home})", flush=True)
     command = [
         dagster,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_REFERENCE_DIR = PROJECT_ROOT / "reference"
 MIN_KEY_BYTES = 32
+
+
+def tool_path(name: str) -> str:
+    """A command of this environment (dbt, dagster): from PATH, else beside this Python,
+    so that a venv that is not activated still finds its own tools."""
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 
 class SettingsError(ValueError):

@@ -7,10 +7,7 @@ The manifest is prepared at install and CI time (``make install`` runs
 
 import json
 import os
-import shutil
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from lavoro_debole.orchestration.dbt_project import dbt_project
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from lavoro_debole.settings import tool_path
 
 
 class LavoroTranslator(DagsterDbtTranslator):
@@ -62,10 +60,5 @@ def warehouse_models(
     yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
 
 
-def dbt_executable() -> str:
-    """dbt from PATH, else the one installed beside this Python (a venv not activated)."""
-    return shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
-
-
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=tool_path("dbt"))

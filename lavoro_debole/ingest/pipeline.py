@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -333,10 +332,6 @@ def _validate(frame: pd.DataFrame, entity: Entity, problems: list[Problem]) -> N
 # --------------------------------------------------------------------------- context
 
 
-def _known_cooperatives(reference_rows: list[tuple[str, str]]) -> list[str]:
-    return [name for name, _ in reference_rows if name]
-
-
 def _strip_legal_form(text: str) -> str:
     folded = fold(text)
     for suffix in (
@@ -583,32 +578,27 @@ class FileIngestor:
                 rejected_index.add(problem.index)
             else:
                 warned_index.add(problem.index)
-        ops_rows = []
+        declared = {c.name: c for c in entity.columns}
         for problem in sorted(problems, key=lambda p: (p.index, p.column)):
-            column = (
-                entity.column(problem.column)
-                if problem.column in headers_as_sent
-                or any(c.name == problem.column for c in entity.columns)
-                else None
-            )
             header_text = headers_as_sent.get(problem.column) or (
-                column.headers[0] if column is not None else problem.column
+                declared[problem.column].headers[0]
+                if problem.column in declared
+                else problem.column
             )
             value = raw.at[problem.index, problem.column] if problem.column in raw.columns else None
-            reason = self._reason(problem, entity, headers_as_sent)
-            row = {
-                "feed": self.feed.name,
-                "file_sha256": outcome.file_sha256,
-                "file_name": file_name,
-                "sheet": sheet.name,
-                "row_number": row_numbers[problem.index],
-                "column_name": header_text,
-                "severity": problem.severity,
-                "reason": reason,
-                "value": None if value is None else _cell_text(value),
-            }
-            ops_rows.append(row)
-        problem_rows.extend(ops_rows)
+            problem_rows.append(
+                {
+                    "feed": self.feed.name,
+                    "file_sha256": outcome.file_sha256,
+                    "file_name": file_name,
+                    "sheet": sheet.name,
+                    "row_number": row_numbers[problem.index],
+                    "column_name": header_text,
+                    "severity": problem.severity,
+                    "reason": self._reason(problem, entity, headers_as_sent),
+                    "value": None if value is None else _cell_text(value),
+                }
+            )
         # A warning drops the offending value; the row still loads.
         for problem in problems:
             if problem.severity == "warning" and problem.index not in rejected_index:
@@ -710,7 +700,3 @@ def ingest_feed(
         con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives
     )
     return ingestor.ingest_dir(inbox_dir / feed_name)
-
-
-def iter_feed_names() -> Iterator[str]:
-    yield from FEEDS

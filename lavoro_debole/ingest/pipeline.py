@@ -9,9 +9,12 @@ partner's feedback workbook. Nothing here logs or raises a personal value.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -380,6 +383,23 @@ def cooperative_from_context(file_name: str, titles: list[str], known: list[str]
 # --------------------------------------------------------------------------- the file
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a file is processed.
+
+    A big file's grid is millions of cell objects and none of them is cyclic, yet the
+    collector would walk them all again at each full collection (~6% of an ingest's
+    time); they are freed by reference counting when the file is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class FileIngestor:
     """Ingests the files of one feed into an open DuckDB connection."""
 
@@ -401,14 +421,19 @@ class FileIngestor:
 
     def ingest_dir(self, feed_dir: Path) -> list[FileOutcome]:
         outcomes = []
-        for path in inbox_files(feed_dir):
-            outcome = self.ingest_file(path, path.relative_to(feed_dir).as_posix())
-            if outcome is not None:
-                outcomes.append(outcome)
+        with store.one_checkpoint(self.con):
+            for path in inbox_files(feed_dir):
+                outcome = self.ingest_file(path, path.relative_to(feed_dir).as_posix())
+                if outcome is not None:
+                    outcomes.append(outcome)
         return outcomes
 
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
         """Ingest one file; None when this very file was already processed."""
+        with _collector_paused():
+            return self._ingest_file(path, file_name)
+
+    def _ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
         sha = sha256_of(path)
         if store.known_file(self.con, self.feed.name, file_name, sha):
             return None

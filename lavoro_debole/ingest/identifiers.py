@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 OMOCODIA_DIGITS = str.maketrans("LMNPQRSTUV", "0123456789")
@@ -53,17 +54,37 @@ def decode_cf(cf: str) -> tuple[str, int, int, int, bool]:
 
 def person_columns(cfs: pd.Series, key: bytes) -> pd.DataFrame:
     """The person columns of ``docs/raw-tables.md`` for a Series of valid CFs (or nulls)."""
-    # Once per distinct CF (a person has many rows), then spread with a take.
+    # Once per distinct CF (a person has many rows), then spread column by column with
+    # a take; code -1 (a null CF) takes the extra last slot, left null.
     codes, uniques = pd.factorize(cfs.to_numpy(dtype=object), use_na_sentinel=True)
     people = [_person(cf, key) for cf in uniques]
-    people.append((None, None, None, None, None, None))
-    table = pd.DataFrame(people, columns=list(PERSON_COLUMNS))
-    frame = table.take(codes)  # -1 takes the last row: the all-null person
-    frame.index = cfs.index
-    for column in ("person_birth_yy", "person_birth_month", "person_birth_day"):
-        frame[column] = frame[column].astype("Int16")
-    frame["person_born_abroad"] = frame["person_born_abroad"].astype("boolean")
-    return frame
+    count = len(people)
+    null = np.zeros(count + 1, dtype=bool)
+    null[count] = True
+    null = null[codes]
+    ids, sexes, years, months, days, abroad = zip(*people, strict=True) if people else ((),) * 6
+
+    def text(values: tuple[str, ...]) -> np.ndarray:
+        table = np.empty(count + 1, dtype=object)
+        table[:count] = values
+        return table[codes]
+
+    def small_int(values: tuple[int, ...]) -> pd.arrays.IntegerArray:
+        table = np.zeros(count + 1, dtype=np.int16)
+        table[:count] = values
+        return pd.arrays.IntegerArray(table[codes], null.copy())
+
+    flags = np.zeros(count + 1, dtype=bool)
+    flags[:count] = abroad
+    columns = {
+        "person_id": text(ids),
+        "person_sex": text(sexes),
+        "person_birth_yy": small_int(years),
+        "person_birth_month": small_int(months),
+        "person_birth_day": small_int(days),
+        "person_born_abroad": pd.arrays.BooleanArray(flags[codes], null.copy()),
+    }
+    return pd.DataFrame(columns, index=cfs.index)
 
 
 def employer_columns(codes: pd.Series, key: bytes) -> pd.DataFrame:

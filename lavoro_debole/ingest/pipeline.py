@@ -35,6 +35,7 @@ from lavoro_debole.ingest.reference_dates import (
 )
 from lavoro_debole.ingest.values import (
     clean_text,
+    clean_text_then,
     clean_text_value,
     parse_dates,
     parse_numbers,
@@ -207,16 +208,8 @@ def _raw_frame(
 # --------------------------------------------------------------------------- parsing
 
 
-def _first_upper(text: object) -> object:
-    if not isinstance(text, str) or not text:
-        return text
+def _first_upper(text: str) -> str:
     return text[0].upper() + text[1:]
-
-
-def _map_unique(values: pd.Series, function) -> pd.Series:
-    """Apply ``function`` once per distinct non-null value: partner columns repeat a lot."""
-    distinct = values.dropna().unique()
-    return values.map({value: function(value) for value in distinct})
 
 
 def _map_distinct_cells(values: pd.Series, function) -> pd.Series:
@@ -237,25 +230,24 @@ def _piva_of_cell(value: object) -> str | None:
     return _normalise_piva(clean_text_value(value))
 
 
-def _map_vocab(values: pd.Series, column: Column) -> pd.Series:
+def _map_vocab(raw: pd.Series, column: Column) -> pd.Series:
+    """Each variant to its canonical value; an unknown text stays as sent (and fails)."""
     index = column.variants_index()
-    return _map_unique(values, lambda v: index.get(fold(v), v) if isinstance(v, str) else v)
+    return clean_text_then(raw, lambda text: index.get(fold(text), text))
 
 
-def _map_multi(values: pd.Series, column: Column) -> pd.Series:
+def _map_multi(raw: pd.Series, column: Column) -> pd.Series:
     index = column.variants_index()
     order = list(column.vocabulary)
 
-    def canonical(text: object) -> object:
-        if not isinstance(text, str):
-            return text
+    def canonical(text: str) -> str:
         items = [item for item in MULTI_SEPARATORS.split(text) if item.strip()]
         mapped = [index.get(fold(item)) for item in items]
         if any(m is None for m in mapped):
             return text  # fails the vocabulary check with the partner's own text
         return ",".join(v for v in order if v in mapped)
 
-    return _map_unique(values, canonical)
+    return clean_text_then(raw, canonical)
 
 
 def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd.Series:
@@ -276,15 +268,15 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
         parsed, invalid = parse_yes_no(raw)
         bad_kind = "yesno_invalid"
     elif kind == "cf":
-        parsed = _map_unique(clean_text(raw), _normalise_cf)
+        parsed = clean_text_then(raw, _normalise_cf)
     elif kind in ("piva", "employer_code"):
         parsed = _map_distinct_cells(raw, _piva_of_cell)
     elif kind == "vocab":
-        parsed = _map_vocab(clean_text(raw), column)
+        parsed = _map_vocab(raw, column)
     elif kind == "multi":
-        parsed = _map_multi(clean_text(raw), column)
+        parsed = _map_multi(raw, column)
     elif kind == "label":
-        parsed = _map_unique(clean_text(raw), _first_upper)
+        parsed = clean_text_then(raw, _first_upper)
     else:
         parsed = clean_text(raw)
     if invalid is not None and bool(invalid.any()):

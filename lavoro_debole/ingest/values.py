@@ -207,6 +207,18 @@ def clean_text(values: pd.Series) -> pd.Series:
     return result
 
 
+def clean_text_then(values: pd.Series, function: Callable[[str], object]) -> pd.Series:
+    """:func:`clean_text`, then ``function`` of each non-null text (a CF's normal form,
+    a vocabulary's canonical value), both done once per distinct cell."""
+
+    def parse(value: object) -> tuple[object, bool]:
+        text = _text_of(value)[0]
+        return (None if text is None else function(text)), False
+
+    result, _ = _spread_objects(values, parse)
+    return result
+
+
 # --- dates -----------------------------------------------------------------------------
 
 _TIME_PART = r"(?:[ T]+\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:[.,]\d+)?)?)?"

@@ -153,7 +153,8 @@ def normalise_cf(value: object) -> str | None:
     """Remove every space (ordinary or non-breaking) and upper-case, as indicators.md says."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return None
-    text = re.sub(r"\s+", "", str(value).replace("\u00a0", " ")).upper()
+    # str.split() splits on every Unicode space, NBSP included.
+    text = "".join(str(value).split()).upper()
     return text or None
 
 

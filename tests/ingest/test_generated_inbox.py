@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from lavoro_debole.ingest.pipeline import ingest_feed
+from lavoro_debole.ingest.pipeline import FileIngestor, inbox_files, ingest_feed
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.synthetic import generate_inbox
 from tests.factories import KEY
@@ -117,3 +117,36 @@ def test_feedback_workbook_for_every_file_with_problems(loaded):
             assert (data_dir / "feedback" / f.feed / outcome.feedback_file).is_file()
         else:
             assert outcome.feedback_file is None
+
+
+def test_reading_ahead_changes_nothing_in_the_warehouse(loaded, tmp_path):
+    """``ingest_feed`` reads the next file on a second thread; file by file, with nothing
+    read ahead, every table must come out the same, row for row."""
+    _, con, _, data_dir = loaded
+    alone = duckdb.connect(str(tmp_path / "file_by_file.duckdb"))
+    for feed in FEEDS.values():
+        ingestor = FileIngestor(alone, feed, key=KEY, feedback_dir=tmp_path / "feedback")
+        feed_dir = data_dir / "inbox" / feed.name
+        for path in inbox_files(feed_dir):
+            ingestor.ingest_file(path, path.relative_to(feed_dir).as_posix())
+    tables = [
+        f"{schema}.{table}"
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('raw', 'ops') order by all"
+        ).fetchall()
+    ]
+    assert "raw.provincia_co" in tables and "ops.rejected_rows" in tables
+    for table in tables:
+        columns = ", ".join(
+            f'"{name}"'
+            for (name,) in con.execute(
+                "select column_name from duckdb_columns() "
+                "where schema_name || '.' || table_name = ? and column_name <> 'received_at' "
+                "order by column_index",
+                [table],
+            ).fetchall()
+        )
+        query = f"select {columns} from {table} order by all"
+        assert con.execute(query).fetchall() == alone.execute(query).fetchall(), table
+    alone.close()

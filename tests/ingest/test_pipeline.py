@@ -13,6 +13,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from lavoro_debole.ingest import pipeline
 from lavoro_debole.ingest.identifiers import decode_cf, pseudonym
 from lavoro_debole.ingest.pipeline import inbox_files, ingest_feed
 from tests.factories import (
@@ -199,6 +200,42 @@ def test_same_file_twice_loads_once_and_a_copy_is_a_duplicate(con, data_dir):
         "2024-12-31",
     )
     assert con.execute("select count(*) from raw.servizi_sociali").fetchone()[0] == 2
+
+
+def test_only_new_content_is_read_and_nothing_already_known(con, data_dir, monkeypatch):
+    """The next file is read ahead only when it will be loaded: a file already taken,
+    or a copy of content already received, is never read (nor parsed) again."""
+    original = cases_file(data_dir)
+    run(con, data_dir, "servizi_sociali")
+    read: list[str] = []
+    real_read = pipeline.read_file
+
+    def counting_read(path: Path):
+        read.append(path.name)
+        return real_read(path)
+
+    monkeypatch.setattr(pipeline, "read_file", counting_read)
+    assert run(con, data_dir, "servizi_sociali") == []
+    assert read == []
+    shutil.copy(original, original.with_name("UdP_Casalpusterlengo_casi_2024_T4.xlsx"))
+    new = write_xlsx(
+        data_dir / "inbox" / "servizi_sociali" / "UdP_Lodi_casi_2024.xlsx",
+        {
+            "Casi 2024": [
+                ["Ufficio di Piano di Lodi"],
+                CASE_HEADER,
+                [CF_LUCA, "Verdi", "Luca", "Italiana", "Detenuto", d("01/04/2024")],
+            ]
+        },
+    )
+    # The copy arrives after the new file: it is the candidate for reading ahead.
+    os.utime(new, (1, 1))
+    outcomes = run(con, data_dir, "servizi_sociali")
+    assert [(o.file_name, o.status) for o in outcomes] == [
+        ("UdP_Lodi_casi_2024.xlsx", "loaded"),
+        ("UdP_Casalpusterlengo_casi_2024_T4.xlsx", "duplicate"),
+    ]
+    assert read == ["UdP_Lodi_casi_2024.xlsx"]
 
 
 def test_corrupt_and_headerless_files_are_refused_and_others_still_load(con, data_dir):

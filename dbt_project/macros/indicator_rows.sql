@@ -54,3 +54,28 @@
     from {{ relation }}
     group by indicator_id, period, breakdown, category
 {%- endmacro %}
+
+{% macro summed_rows(relation, indicator_id, breakdown, category, value) -%}
+    {#- For a relation already at one row per (period, category): each row is its
+        category's cell, and the total sums them. -#}
+    select
+        '{{ indicator_id }}' as indicator_id,
+        period,
+        'totale' as breakdown,
+        'totale' as category,
+        cast(sum({{ value }}) as double) as value,
+        cast(null as bigint) as numerator,
+        cast(null as bigint) as denominator
+    from {{ relation }}
+    group by period
+    union all
+    select
+        '{{ indicator_id }}' as indicator_id,
+        period,
+        '{{ breakdown }}' as breakdown,
+        {{ category }} as category,
+        cast({{ value }} as double) as value,
+        cast(null as bigint) as numerator,
+        cast(null as bigint) as denominator
+    from {{ relation }}
+{%- endmacro %}

@@ -1,67 +1,31 @@
 -- One row per person (valid CF pseudonym) met in any feed. Sex and birth fields come
 -- from the CF, so every feed carries the same values. The birth date here resolves the
 -- century at the data's cut-off date; age bands resolve it again at each period's last day.
+{%- set person_feeds = [
+    ('servizi_sociali', 'stg_servizi_sociali__cases'),
+    ('provincia_co', 'stg_provincia_co__events'),
+    ('provincia_tirocini', 'stg_provincia_tirocini__internships'),
+    ('cfp', 'stg_cfp__enrolments'),
+    ('cooperative', 'stg_cooperative__placements'),
+    ('sportello', 'stg_sportello__contacts'),
+] %}
+
 with person_rows as (
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'servizi_sociali' as feed
-    from {{ ref('stg_servizi_sociali__cases') }}
-    union all
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'provincia_co' as feed
-    from {{ ref('stg_provincia_co__events') }}
-    union all
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'provincia_tirocini' as feed
-    from {{ ref('stg_provincia_tirocini__internships') }}
-    union all
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'cfp' as feed
-    from {{ ref('stg_cfp__enrolments') }}
-    union all
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'cooperative' as feed
-    from {{ ref('stg_cooperative__placements') }}
-    union all
-    select
-        person_id,
-        person_sex,
-        person_birth_yy,
-        person_birth_month,
-        person_birth_day,
-        person_born_abroad,
-        'sportello' as feed
-    from {{ ref('stg_sportello__contacts') }}
-    where person_id is not null
+    {%- for feed, model in person_feeds %}
+        select
+            person_id,
+            person_sex,
+            person_birth_yy,
+            person_birth_month,
+            person_birth_day,
+            person_born_abroad,
+            '{{ feed }}' as feed
+        from {{ ref(model) }}
+        where person_id is not null
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 persons as (
@@ -72,13 +36,10 @@ persons as (
         min(person_birth_month) as birth_month,
         min(person_birth_day) as birth_day,
         max(case when person_born_abroad then 1 else 0 end) = 1 as born_abroad,
-        max(case when feed = 'servizi_sociali' then 1 else 0 end) = 1 as in_servizi_sociali,
-        max(case when feed = 'provincia_co' then 1 else 0 end) = 1 as in_provincia_co,
-        max(case when feed = 'provincia_tirocini' then 1 else 0 end) = 1
-            as in_provincia_tirocini,
-        max(case when feed = 'cfp' then 1 else 0 end) = 1 as in_cfp,
-        max(case when feed = 'cooperative' then 1 else 0 end) = 1 as in_cooperative,
-        max(case when feed = 'sportello' then 1 else 0 end) = 1 as in_sportello
+        {%- for feed, _ in person_feeds %}
+            max(case when feed = '{{ feed }}' then 1 else 0 end) = 1 as in_{{ feed }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from person_rows
     group by person_id
 ),
@@ -101,12 +62,9 @@ select
         cutoff_date()) }} as birth_date,
     persons.born_abroad,
     first_cases.first_case_date,
-    persons.in_servizi_sociali,
-    persons.in_provincia_co,
-    persons.in_provincia_tirocini,
-    persons.in_cfp,
-    persons.in_cooperative,
-    persons.in_sportello
+    {%- for feed, _ in person_feeds %}
+        persons.in_{{ feed }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
 from persons
 left join first_cases
     on persons.person_id = first_cases.person_id

@@ -74,46 +74,8 @@ rated as (
     {{ member_rows('q3_wide', 'Q3', 'person_id', in_numerator='is_linked') }}
 )
 
-select
-    'Q1' as indicator_id,
-    period,
-    'totale' as breakdown,
-    'totale' as category,
-    cast(sum(is_covered) as double) as value,
-    cast(null as bigint) as numerator,
-    cast(null as bigint) as denominator
-from q1_rows
-group by period
+{{ summed_rows('q1_rows', 'Q1', 'fonte_mittente', 'feed_sender', 'is_covered') }}
 union all
-select
-    'Q1' as indicator_id,
-    period,
-    'fonte_mittente' as breakdown,
-    feed_sender as category,
-    cast(is_covered as double) as value,
-    cast(null as bigint) as numerator,
-    cast(null as bigint) as denominator
-from q1_rows
-union all
-select
-    'Q2' as indicator_id,
-    period,
-    'totale' as breakdown,
-    'totale' as category,
-    cast(sum(rows_rejected) as double) as value,
-    cast(null as bigint) as numerator,
-    cast(null as bigint) as denominator
-from q2_rows
-group by period
-union all
-select
-    'Q2' as indicator_id,
-    period,
-    'fonte' as breakdown,
-    feed as category,
-    cast(rows_rejected as double) as value,
-    cast(null as bigint) as numerator,
-    cast(null as bigint) as denominator
-from q2_rows
+{{ summed_rows('q2_rows', 'Q2', 'fonte', 'feed', 'rows_rejected') }}
 union all
 {{ rate_members('rated') }}

@@ -246,3 +246,22 @@ def test_export_reads_the_warehouse_connection(tmp_path: Path) -> None:
     ]
     assert list(tmp_path.iterdir()) == [result.path]  # no temporary file left behind
     assert not np.isnan(result.cells_shown)
+
+
+def test_the_same_table_is_protected_once_and_a_changed_one_anew() -> None:
+    mart = synthetic_mart(11, indicators=("A1", "A3"), scale=20)
+    first = protect_for(mart, 5)
+    assert protect_for(mart.copy(), 5) is first  # same content, read again
+    strict = protect_for(mart, 7)
+    assert strict is protect_for(mart, 7) and strict is not first
+    assert not (first.suppressed & ~strict.suppressed).any()
+    with pytest.raises(ValueError):
+        first.suppressed[0] = True  # shared by every caller: read-only
+    changed = mart.copy()
+    total = changed.index[(changed["indicator_id"] == "A1") & (changed["breakdown"] == "totale")][0]
+    changed.loc[total, "value"] += 1
+    again = protect_for(changed, 5)
+    assert again is not first
+    key = tuple(mart.loc[total, ["indicator_id", "period", "breakdown", "category"]])
+    seen = again.universe.frame.set_index(["indicator_id", "period", "breakdown", "category"])
+    assert seen.loc[key, "value"] == mart.loc[total, "value"] + 1

@@ -207,7 +207,7 @@ def deliver_workbook(
     when = now or dt.datetime.now()
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     if not recipients:
-        raise DeliveryError(f"profile {profile}: no recipients")
+        raise DeliveryError(f"profilo {profile}: nessun destinatario (recipients)")
 
     if not force:
         previous = already_delivered(con, profile, period)
@@ -220,7 +220,8 @@ def deliver_workbook(
                 sha,
                 when,
                 "skipped",
-                f"already delivered on {previous:%Y-%m-%d %H:%M}; pass force=True to send again",
+                f"già inviata il {previous:%d/%m/%Y alle %H:%M}; per rispedirla, un'esecuzione "
+                "con l'etichetta lavoro/reinvia=si",
             )
     if smtp is None:
         return _record(
@@ -231,7 +232,7 @@ def deliver_workbook(
             sha,
             when,
             "skipped",
-            "SMTP not configured (LAVORO_SMTP_HOST is not set): workbook written, not sent",
+            "posta non configurata (manca LAVORO_SMTP_HOST): cartella scritta, non spedita",
         )
     msg = build_message(smtp, recipients, path, funder_title=funder_title or profile, period=period)
     try:
@@ -239,9 +240,12 @@ def deliver_workbook(
     except (smtplib.SMTPException, OSError) as exc:
         code = getattr(exc, "smtp_code", None)
         reason = f"{type(exc).__name__}" + (f" (SMTP {code})" if code else "")
-        _record(con, profile, period, recipients, sha, when, "failed", f"sending failed: {reason}")
+        _record(
+            con, profile, period, recipients, sha, when, "failed", f"invio non riuscito: {reason}"
+        )
         raise DeliveryError(
-            f"profile {profile} {period}: sending to {smtp.host}:{smtp.port} failed: {reason}"
+            f"profilo {profile} {period}: invio tramite {smtp.host}:{smtp.port} non riuscito: "
+            f"{reason}; il tentativo è registrato e una nuova esecuzione riprova"
         ) from None
     return _record(
         con,
@@ -251,5 +255,5 @@ def deliver_workbook(
         sha,
         when,
         "sent",
-        f"sent to {len(recipients)} recipient(s) via {smtp.host}:{smtp.port}",
+        f"inviata a {len(recipients)} destinatari tramite {smtp.host}:{smtp.port}",
     )

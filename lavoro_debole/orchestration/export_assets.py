@@ -75,6 +75,8 @@ def indicator_published(warehouse: WarehouseResource):
 
 SCHEDULE_NAME = "quarterly_exports"
 FORCE_TAG = "lavoro/reinvia"
+DELIVERY_LABELS = {"sent": "spedita", "skipped": "non spedita", "failed": "non riuscita"}
+"""The outcome of a delivery as the steward reads it (``ops.deliveries`` keeps the code)."""
 
 
 def _force_delivery(context: dg.AssetExecutionContext) -> bool:
@@ -148,9 +150,9 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                     funder_title=profile.title,
                     force=_force_delivery(context),
                 )
-                status, detail = delivery.status, delivery.message
+                status, detail = DELIVERY_LABELS[delivery.status], delivery.message
             else:
-                status = "not sent"
+                status = "non spedita"
                 detail = (
                     "esecuzione non programmata: la cartella è scritta ma non spedita; "
                     "la spedisce il calendario trimestrale, o un'esecuzione con l'etichetta "

@@ -99,7 +99,7 @@ def test_sent_once_then_skipped_then_forced(smtp_server, workbook: Path) -> None
     assert attachments[0].get_content() == workbook.read_bytes()
 
     again = deliver_workbook(con, now=dt.datetime(2024, 10, 16, 8, 0), **kwargs)
-    assert again.status == "skipped" and "already delivered on 2024-10-15" in again.message
+    assert again.status == "skipped" and "già inviata il 15/10/2024" in again.message
     assert len(inbox.envelopes) == 1
 
     forced = deliver_workbook(con, now=dt.datetime(2024, 10, 17, 8, 0), force=True, **kwargs)

@@ -159,6 +159,6 @@ def test_without_smtp_the_workbook_is_written_and_delivery_skipped(warehouse: Pa
         for m in [m.event_specific_data.materialization]
     }
     for profile in ("cassa_ammende", "regione_lombardia"):
-        assert metadata[f"exports/{profile}"]["Consegna"] == "skipped"
-        assert "SMTP not configured" in metadata[f"exports/{profile}"]["Dettaglio consegna"]
+        assert metadata[f"exports/{profile}"]["Consegna"] == "non spedita"
+        assert "posta non configurata" in metadata[f"exports/{profile}"]["Dettaglio consegna"]
         assert Path(metadata[f"exports/{profile}"]["File scritto"]).is_file()

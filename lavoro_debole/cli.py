@@ -106,6 +106,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_quarters(settings: Settings) -> None:
+    """The workbooks' quarters, so that "Materialize all" offers them from the start (the
+    inbox sensor adds each new one as it ends)."""
+    import dagster as dg
+
+    from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
+
+    with dg.DagsterInstance.get() as instance:
+        add_quarters(instance, complete_quarters(settings.cutoff))
+
+
 def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     settings.require_key()
@@ -170,6 +181,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _export_settings(settings)
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
+    _add_quarters(settings)
     dagster = tool_path("dagster")
     print(f"Interfaccia Dagster su http://{UI_HOST}:{args.port} (istanza: {home})", flush=True)
     command = [

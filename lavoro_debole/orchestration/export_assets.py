@@ -12,13 +12,12 @@ import dagster as dg
 from lavoro_debole.exports.delivery import deliver_workbook, smtp_settings_from_env
 from lavoro_debole.exports.profiles import FunderProfile, load_profiles
 from lavoro_debole.exports.publish import AuditFailedError, build_funder_export, publish_indicators
-from lavoro_debole.orchestration.partitions import quarter_of, quarter_partitions
+from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters, quarter_of
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 EXPORTS_GROUP = "exports"
 INDICATOR_VALUES = dg.AssetKey(["marts", "indicator_values"])
 INDICATOR_PUBLISHED = dg.AssetKey(["marts", "indicator_published"])
-QUARTERS = quarter_partitions()
 AUDIT_CHECK = "audit_riservatezza"
 
 SOURCES_SQL = """
@@ -210,6 +209,8 @@ def export_day() -> int:
 def quarterly_exports(context: dg.ScheduleEvaluationContext):
     when = context.scheduled_execution_time.date()
     quarter = previous_quarter(when)
+    # The inbox sensor adds each quarter as it ends; the schedule must not depend on it.
+    add_quarters(context.instance, [quarter])
     return dg.RunRequest(run_key=f"invio-{quarter}", partition_key=quarter)
 
 

@@ -9,7 +9,8 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def run_everything(settings: Settings) -> int:
-    """Ingest, build and publish; the funder workbooks for the cut-off's quarter last."""
+    """Ingest, build and publish; last, the funder workbooks for the last quarter complete
+    by the cut-off date."""
     from lavoro_debole.orchestration.definitions import ALL_ASSETS, RESOURCES, partitioned_assets
 
     instance = dg.DagsterInstance.get()
@@ -24,12 +25,14 @@ def run_everything(settings: Settings) -> int:
     )
     ok = result.success
     if ok and partitioned_assets():
-        from lavoro_debole.orchestration.partitions import quarter_of
+        from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 
+        quarters = complete_quarters(settings.cutoff)
+        add_quarters(instance, quarters)
         export = dg.materialize(
             [*partitioned_assets(), *unpartitioned],
             selection=[k for a in partitioned_assets() for k in a.keys],
-            partition_key=quarter_of(settings.cutoff),
+            partition_key=quarters[-1],
             resources=RESOURCES,
             instance=instance,
             run_config=CONSOLE_INFO,

@@ -8,6 +8,7 @@ import dagster as dg
 
 from lavoro_debole.ingest.inbox_watch import WatchState, look
 from lavoro_debole.orchestration.ingest_assets import raw_asset_keys
+from lavoro_debole.orchestration.partitions import QUARTERS, complete_quarters, missing_quarters
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.settings import load_settings
 
@@ -66,17 +67,24 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     state = WatchState.from_json(json.loads(context.cursor) if context.cursor else None)
     ready = look(settings.inbox_dir, list(FEEDS), state)
     context.update_cursor(json.dumps(state.to_json()))
+    # A quarter becomes a partition of the workbooks once it is complete by the cut-off.
+    quarters = missing_quarters(context.instance, complete_quarters(settings.cutoff))
+    new_quarters = [QUARTERS.build_add_request(quarters)] if quarters else []
     if not ready:
-        return dg.SkipReason("Nessun file nuovo pronto nella cartella inbox.")
+        return dg.SensorResult(
+            skip_reason="Nessun file nuovo pronto nella cartella inbox.",
+            dynamic_partitions_requests=new_quarters,
+        )
     # One run for everything that became ready at this look: five files saved together
     # are one elaboration (one dbt build), not five queued one after the other.
     feeds = sorted({item.feed for item in ready})
     contents = hashlib.sha256("".join(sorted(item.sha256 for item in ready)).encode()).hexdigest()
     graph = context.repository_def.asset_graph if context.repository_def is not None else None
-    return dg.RunRequest(
+    run = dg.RunRequest(
         run_key=f"inbox:{contents[:16]}",
         asset_selection=feed_run_selection(feeds, graph)
         if graph is not None
         else [k for feed in feeds for k in raw_asset_keys(FEEDS[feed])],
         tags={"lavoro/flussi": " ".join(feeds), "lavoro/file_nuovi": str(len(ready))},
     )
+    return dg.SensorResult(run_requests=[run], dynamic_partitions_requests=new_quarters)

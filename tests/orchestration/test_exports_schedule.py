@@ -76,15 +76,29 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_schedule_asks_for_the_quarter_just_ended():
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2025, 1, 15, 7, 0))
-    request = quarterly_exports(context)
-    assert request.partition_key == "2024-Q4"
+def test_schedule_asks_for_the_quarter_just_ended_and_adds_it():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("trimestri", ["2024-Q3"])
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2025, 1, 15, 7, 0)
+        )
+        request = quarterly_exports(context)
+        assert request.partition_key == "2024-Q4"
+        # Known to Dagster even if the sensor never ran since the quarter ended.
+        assert instance.get_dynamic_partitions("trimestri") == ["2024-Q3", "2024-Q4"]
+        assert quarterly_exports(context).partition_key == "2024-Q4"
+        assert instance.get_dynamic_partitions("trimestri") == ["2024-Q3", "2024-Q4"]
     assert previous_quarter(dt.date(2025, 7, 15)) == "2025-Q2"
 
 
-def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, smtp):
+def _instance_with_quarter(quarter: str = "2024-Q4") -> dg.DagsterInstance:
     instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("trimestri", [quarter])
+    return instance
+
+
+def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, smtp):
+    instance = _instance_with_quarter()
     defs = dg.Definitions(
         assets=[indicator_published, *export_assets],
         jobs=[quarterly_job],
@@ -150,7 +164,7 @@ def test_without_smtp_the_workbook_is_written_and_delivery_skipped(warehouse: Pa
         selection=[a.key for a in export_assets],
         partition_key="2024-Q4",
         resources={"warehouse": WarehouseResource()},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=_instance_with_quarter(),
     )
     assert result.success
     metadata = {

@@ -126,3 +126,26 @@ def test_dagster_accepts_the_sensors_run(repository, data_dir, delivery):
     [run] = tick(repository, tick(repository, None).cursor).run_requests
     job = repository.get_implicit_global_asset_job_def()
     assert dg.validate_run_config(job, run.run_config) is not None
+
+
+def test_each_quarter_complete_by_the_cutoff_becomes_a_workbook_partition(
+    repository, data_dir, monkeypatch
+):
+    """The quarters live in the instance, so a quarter that ends while the UI keeps
+    running is offered (and can be scheduled) without restarting anything."""
+    from lavoro_debole.orchestration.sensors import inbox_sensor
+
+    instance = dg.DagsterInstance.ephemeral()
+
+    def look_with(cutoff: str):
+        monkeypatch.setenv("LAVORO_CUTOFF", cutoff)
+        context = dg.build_sensor_context(repository_def=repository, instance=instance)
+        result = inbox_sensor.evaluate_tick(context)
+        for request in result.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        return [key for r in result.dynamic_partitions_requests for key in r.partition_keys]
+
+    assert look_with("2023-08-20") == ["2023-Q1", "2023-Q2"]  # Q3 not over by the cut-off
+    assert look_with("2023-08-20") == []  # known: not asked again
+    assert look_with("2024-03-31") == ["2023-Q3", "2023-Q4", "2024-Q1"]
+    assert instance.get_dynamic_partitions("trimestri")[-1] == "2024-Q1"

@@ -16,7 +16,7 @@ from lavoro_debole.orchestration.ingest_assets import (
     reference_cooperative_sociali,
 )
 from lavoro_debole.orchestration.resources import WarehouseResource
-from lavoro_debole.orchestration.sensors import inbox_sensor
+from lavoro_debole.orchestration.sensors import SENSOR_TARGET, inbox_sensor
 
 ALL_ASSETS = [
     *ingest_assets,
@@ -29,6 +29,16 @@ ALL_ASSETS = [
 ]
 RESOURCES = {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
 
+warehouse_job = dg.define_asset_job(
+    "aggiorna_magazzino",
+    selection=SENSOR_TARGET,
+    description=(
+        "Rielabora tutto tranne le cartelle di lavoro dei finanziatori: i file nuovi della "
+        "cartella inbox, i modelli, gli indicatori pubblicabili e la copia per gli analisti. "
+        "Non chiede un trimestre e non spedisce nulla."
+    ),
+)
+
 
 def partitioned_assets() -> list[dg.AssetsDefinition]:
     """The funder workbooks, one partition per quarter."""
@@ -40,7 +50,7 @@ defs = dg.Definitions(
     # One process per run: the warehouse pool lets one step run at a time anyway, and a
     # process per step would add its start-up (imports, the dbt manifest) to each step.
     executor=dg.in_process_executor,
-    jobs=[quarterly_job],
+    jobs=[warehouse_job, quarterly_job],
     schedules=[quarterly_exports],
     sensors=[inbox_sensor],
     resources=RESOURCES,

@@ -64,3 +64,15 @@ def test_the_schedule_and_the_sensor_are_on_by_default():
     assert defs.resolve_sensor_def("inbox_sensor").default_status == (
         dg.DefaultSensorStatus.RUNNING
     )
+
+
+def test_the_warehouse_job_runs_everything_but_the_workbooks(graph):
+    job = defs.resolve_job_def("aggiorna_magazzino")
+    selected = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    every = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    workbooks = {k for k in every if k.startswith("exports/")}
+    assert workbooks and not workbooks & selected
+    assert every - workbooks <= selected | {
+        k for k in every if not graph.get(dg.AssetKey.from_user_string(k)).is_executable
+    }
+    assert not job.partitions_def  # no quarter to choose

@@ -64,3 +64,26 @@ def test_generate_writes_an_inbox_and_its_manifest(tmp_path: Path, capsys):
         "imprese",
     }
     assert f"{len(manifest['files'])} file" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_run_before_any_complete_quarter_builds_the_warehouse_but_no_workbook(tmp_path: Path):
+    (tmp_path / "inbox").mkdir()
+    completed = subprocess.run(
+        [str(LAVORO), "run"],
+        env={
+            "LAVORO_DATA_DIR": str(tmp_path),
+            "LAVORO_PSEUDONYM_KEY": "cli-test-key-0123456789abcdef0123456789",
+            "LAVORO_CUTOFF": "2023-03-30",
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "Nessun trimestre chiuso entro la data di taglio 30/03/2023" in completed.stdout
+    assert "Esito: completato" in completed.stdout
+    assert (tmp_path / "warehouse.duckdb").is_file()
+    assert not list(tmp_path.glob("exports/**/*.xlsx"))

@@ -24,10 +24,15 @@ def run_everything(settings: Settings) -> int:
         tags={"lavoro/origin": "lavoro run"},
     )
     ok = result.success
-    if ok and partitioned_assets():
-        from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
+    from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 
-        quarters = complete_quarters(settings.cutoff)
+    quarters = complete_quarters(settings.cutoff)
+    if ok and partitioned_assets() and not quarters:
+        print(
+            f"Nessun trimestre chiuso entro la data di taglio {settings.cutoff:%d/%m/%Y}: "
+            "cartelle di lavoro non costruite."
+        )
+    elif ok and partitioned_assets():
         add_quarters(instance, quarters)
         export = dg.materialize(
             [*partitioned_assets(), *unpartitioned],

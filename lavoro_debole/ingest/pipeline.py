@@ -38,6 +38,7 @@ from lavoro_debole.ingest.values import (
     clean_text,
     clean_text_then,
     clean_text_value,
+    map_distinct,
     parse_dates,
     parse_numbers,
     parse_yes_no,
@@ -213,17 +214,6 @@ def _first_upper(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _map_distinct_cells(values: pd.Series, function) -> pd.Series:
-    """``values.map(function)`` for a function giving None for a null cell, computed
-    once per distinct cell (pandas merges ``True`` with ``1``: only for functions that
-    do too)."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    table = np.empty(len(uniques) + 1, dtype=object)
-    table[: len(uniques)] = [function(value) for value in uniques]
-    table[-1] = None
-    return pd.Series(table[codes], index=values.index, dtype=object)
-
-
 def _piva_of_cell(value: object) -> str | None:
     """A P.IVA cell as sent -> its normalised text (numbers regain their leading zeros)."""
     if isinstance(value, int | float):
@@ -271,7 +261,7 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
     elif kind == "cf":
         parsed = clean_text_then(raw, _normalise_cf)
     elif kind in ("piva", "employer_code"):
-        parsed = _map_distinct_cells(raw, _piva_of_cell)
+        parsed = map_distinct(raw, _piva_of_cell)
     elif kind == "vocab":
         parsed = _map_vocab(raw, column)
     elif kind == "multi":

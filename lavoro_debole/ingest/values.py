@@ -207,16 +207,22 @@ def clean_text(values: pd.Series) -> pd.Series:
     return result
 
 
+def map_distinct(values: pd.Series, function: Callable[[object], object]) -> pd.Series:
+    """``values.map(function)`` computed once per distinct non-null cell (``True`` and
+    ``1`` kept apart); null cells give None."""
+    result, _ = _spread_objects(values, lambda value: (function(value), False))
+    return result
+
+
 def clean_text_then(values: pd.Series, function: Callable[[str], object]) -> pd.Series:
     """:func:`clean_text`, then ``function`` of each non-null text (a CF's normal form,
     a vocabulary's canonical value), both done once per distinct cell."""
 
-    def parse(value: object) -> tuple[object, bool]:
+    def then(value: object) -> object:
         text = _text_of(value)[0]
-        return (None if text is None else function(text)), False
+        return None if text is None else function(text)
 
-    result, _ = _spread_objects(values, parse)
-    return result
+    return map_distinct(values, then)
 
 
 # --- dates -----------------------------------------------------------------------------

@@ -209,28 +209,19 @@ def deliver_workbook(
     if not recipients:
         raise DeliveryError(f"profilo {profile}: nessun destinatario (recipients)")
 
+    def record(status: Status, message: str) -> DeliveryResult:
+        return _record(con, profile, period, recipients, sha, when, status, message)
+
     if not force:
         previous = already_delivered(con, profile, period)
         if previous is not None:
-            return _record(
-                con,
-                profile,
-                period,
-                recipients,
-                sha,
-                when,
+            return record(
                 "skipped",
                 f"già inviata il {previous:%d/%m/%Y alle %H:%M}; per rispedirla, un'esecuzione "
                 "con l'etichetta lavoro/reinvia=si",
             )
     if smtp is None:
-        return _record(
-            con,
-            profile,
-            period,
-            recipients,
-            sha,
-            when,
+        return record(
             "skipped",
             "posta non configurata (manca LAVORO_SMTP_HOST): cartella scritta, non spedita",
         )
@@ -240,20 +231,11 @@ def deliver_workbook(
     except (smtplib.SMTPException, OSError) as exc:
         code = getattr(exc, "smtp_code", None)
         reason = f"{type(exc).__name__}" + (f" (SMTP {code})" if code else "")
-        _record(
-            con, profile, period, recipients, sha, when, "failed", f"invio non riuscito: {reason}"
-        )
+        record("failed", f"invio non riuscito: {reason}")
         raise DeliveryError(
             f"profilo {profile} {period}: invio tramite {smtp.host}:{smtp.port} non riuscito: "
             f"{reason}; il tentativo è registrato e una nuova esecuzione riprova"
         ) from None
-    return _record(
-        con,
-        profile,
-        period,
-        recipients,
-        sha,
-        when,
-        "sent",
-        f"inviata a {len(recipients)} destinatari tramite {smtp.host}:{smtp.port}",
+    return record(
+        "sent", f"inviata a {len(recipients)} destinatari tramite {smtp.host}:{smtp.port}"
     )

@@ -88,6 +88,8 @@ class FileOutcome:
     sheets_read: str | None = None
     sheets_ignored: str | None = None
     feedback_file: str | None = None
+    file_modified_at: dt.datetime | None = None
+    """When the file was saved in the inbox (its mtime): Q1 judges timeliness on it."""
 
 
 class FileRefused(Exception):
@@ -109,6 +111,14 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _modified_at(path: Path) -> dt.datetime | None:
+    """The file's modification time as a local timestamp (None when it cannot be read)."""
+    try:
+        return dt.datetime.fromtimestamp(path.lstat().st_mtime)
+    except (OSError, OverflowError, ValueError):
+        return None
 
 
 def inbox_files(feed_dir: Path) -> list[Path]:
@@ -471,6 +481,7 @@ class FileIngestor:
     def _ingest_new_file(self, path: Path, file_name: str, sha: str) -> FileOutcome:
         outcome = FileOutcome(self.feed.name, file_name, sha, status="loaded")
         outcome.received_seq = store.next_received_seq(self.con)
+        outcome.file_modified_at = _modified_at(path)
         earlier = store.known_content(self.con, sha)
         if earlier is not None:
             # Not loaded again, but still a file received for the period its name states

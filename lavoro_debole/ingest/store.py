@@ -59,9 +59,14 @@ create table if not exists ops.ingest_files (
     received_at timestamp not null,
     sheets_read varchar,
     sheets_ignored varchar,
-    feedback_file varchar
+    feedback_file varchar,
+    file_modified_at timestamp
 )
 """
+INGEST_FILES_MIGRATIONS = (
+    # a log written before the file's arrival time was recorded (Q1's timeliness)
+    "alter table ops.ingest_files add column if not exists file_modified_at timestamp",
+)
 REJECTED_ROWS_DDL = """
 create table if not exists ops.rejected_rows (
     feed varchar not null,
@@ -75,12 +80,24 @@ create table if not exists ops.rejected_rows (
     value varchar
 )
 """
-REFERENCE_DDL = """
+REFERENCE_DDL = (
+    """
 create table if not exists raw.reference_cooperative_sociali (
     ragione_sociale varchar,
     partita_iva varchar
 )
-"""
+""",
+    """
+create table if not exists raw.reference_expected_senders (
+    flusso varchar,
+    mittente varchar,
+    cadenza varchar,
+    giorni_concessi integer,
+    attivo_dal date,
+    attivo_al date
+)
+""",
+)
 
 
 def raw_columns(entity: Entity) -> dict[str, str]:
@@ -106,8 +123,11 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) ->
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists ops")
     con.execute(INGEST_FILES_DDL)
+    for migration in INGEST_FILES_MIGRATIONS:
+        con.execute(migration)
     con.execute(REJECTED_ROWS_DDL)
-    con.execute(REFERENCE_DDL)
+    for ddl in REFERENCE_DDL:
+        con.execute(ddl)
     for entity in entities:
         body = ",\n    ".join(
             f'"{name}" {sql_type}' for name, sql_type in raw_columns(entity).items()
@@ -173,3 +193,18 @@ def replace_reference(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]
     con.execute("delete from raw.reference_cooperative_sociali")
     if rows:
         con.executemany("insert into raw.reference_cooperative_sociali values (?, ?)", rows)
+
+
+def replace_expected_senders(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    """The steward's list of expected senders (empty: dbt uses its default seed)."""
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from raw.reference_expected_senders")
+        if rows:
+            con.executemany(
+                "insert into raw.reference_expected_senders values (?, ?, ?, ?, ?, ?)", rows
+            )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

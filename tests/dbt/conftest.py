@@ -527,72 +527,40 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
         ],
     )
 
+    # The steward's expected senders (Q1): CFP owes a file a half-year and never sends;
+    # the desk is expected only from April to June 2024.
+    con.executemany(
+        "insert into raw.reference_expected_senders values (?, ?, ?, ?, ?, ?)",
+        [
+            ("servizi_sociali", "UdP Lodi", "trimestrale", 30, None, None),
+            ("provincia_co", "Provincia di Lodi", "cumulativo", 45, None, None),
+            ("sportello", "Caritas Lodigiana", "mensile", 15, "2024-04-01", "2024-06-30"),
+            ("imprese", "CNA", "annuale", 45, None, None),
+            ("cfp", "CFP Consortile", "semestrale", 45, None, None),
+        ],
+    )
     con.executemany(
         "insert into ops.ingest_files (file_sha256, feed, sender, status, rows_rejected,"
-        " coverage_start, coverage_end, received_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        " coverage_start, coverage_end, reference_date, received_at, file_modified_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                "f1",
-                "servizi_sociali",
-                "UdP Lodi",
-                "loaded",
-                2,
-                "2024-01-01",
-                "2024-06-30",
-                "2024-07-05 10:00",
-            ),
-            (
-                "f2",
-                "servizi_sociali",
-                "UdP Lodi",
-                "loaded",
-                1,
-                "2024-01-01",
-                "2024-03-31",
-                "2024-04-03 09:00",
-            ),
-            (
-                "f3",
-                "provincia_co",
-                "Provincia di Lodi",
-                "loaded",
-                4,
-                "2023-01-01",
-                "2025-06-30",
-                "2025-07-02 09:00",
-            ),
-            (
-                "f4",
-                "sportello",
-                "Caritas Lodigiana",
-                "duplicate",
-                3,
-                "2024-04-01",
-                "2024-04-30",
-                "2024-05-02 09:00",
-            ),
-            (
-                "f5",
-                "sportello",
-                "Caritas Lodigiana",
-                "loaded",
-                0,
-                "2024-04-01",
-                "2024-04-30",
-                "2024-05-01 09:00",
-            ),
-            ("f6", "imprese", "CNA", "rejected", None, None, None, "2024-08-10 09:00"),
-            # an unchanged re-sending named for 2024-Q3: a sending for Q1, no rows for Q2
-            (
-                "f7",
-                "servizi_sociali",
-                "UdP Lodi",
-                "duplicate",
-                2,
-                "2024-07-01",
-                "2024-09-30",
-                "2024-10-02 09:00",
-            ),
+            # (sha, feed, sender, status, rejected, coverage, reference date, ingested, saved)
+            ("f1", "servizi_sociali", "UdP Lodi", "loaded", 2, "2024-01-01", "2024-06-30",
+             "2024-06-30", "2024-07-05 10:00", "2024-07-04 09:00"),
+            ("f2", "servizi_sociali", "UdP Lodi", "loaded", 1, "2024-01-01", "2024-03-31",
+             "2024-03-31", "2024-04-03 09:00", "2024-04-02 09:00"),
+            ("f3", "provincia_co", "Provincia di Lodi", "loaded", 4, "2023-01-01", "2025-06-30",
+             "2025-06-30", "2025-07-02 09:00", "2025-07-01 09:00"),
+            ("f4", "sportello", "Caritas Lodigiana", "duplicate", 3, "2024-04-01", "2024-04-30",
+             "2024-04-30", "2024-05-02 09:00", "2024-05-02 08:00"),
+            ("f5", "sportello", "Caritas Lodigiana", "loaded", 0, "2024-04-01", "2024-04-30",
+             "2024-04-30", "2024-05-01 09:00", "2024-05-01 08:00"),
+            ("f6", "imprese", "CNA", "rejected", None, None, None, None,
+             "2024-08-10 09:00", "2024-08-10 08:00"),
+            # an unchanged re-sending named for 2024-Q3, saved in the inbox after its due
+            # date: received (late) for Q1, no rows for Q2
+            ("f7", "servizi_sociali", "UdP Lodi", "duplicate", 2, "2024-07-01", "2024-09-30",
+             "2024-09-30", "2024-11-16 09:00", "2024-11-15 09:00"),
         ],
     )
 

@@ -86,10 +86,15 @@ create table raw.reference_cooperative_sociali (
     ragione_sociale varchar, partita_iva varchar
 );
 
+create table raw.reference_expected_senders (
+    flusso varchar, mittente varchar, cadenza varchar, giorni_concessi integer,
+    attivo_dal date, attivo_al date
+);
+
 create table ops.ingest_files (
     file_sha256 varchar, feed varchar, file_name varchar, sender varchar, status varchar,
     rows_data integer, rows_loaded integer, rows_rejected integer, rows_warned integer,
     rows_skipped integer, error varchar, reference_date date, coverage_start date,
     coverage_end date, received_seq integer, received_at timestamp, sheets_read varchar,
-    sheets_ignored varchar, feedback_file varchar
+    sheets_ignored varchar, feedback_file varchar, file_modified_at timestamp
 );

@@ -1,13 +1,14 @@
 -- Q1 Completezza degli invii, Q2 Righe scartate, Q3 Persone collegate tra fonti (%)
 -- (definitions: indicators.md). Representation in the long table:
---   Q1: breakdown `fonte_mittente`, category `<feed>|<sender>` for every feed and sender met
---       in ops.ingest_files; value 1 when a file of that feed and sender, loaded or a
---       duplicate of an earlier one (an unchanged re-sending is still a sending), covers at
---       least one day of the period (coverage_start..coverage_end, or its reference date
---       when the file states no coverage), else 0; a refused file does not count; the
---       total counts the pairs with 1.
+--   Q1: a rate. Breakdown `fonte_mittente`, category `<feed>|<sender>` for every expected
+--       sender (stg_reference__expected_senders): numerator the files owed for the period
+--       (int_expected_files_by_period) that were received, denominator the files owed; the
+--       total sums every sender's. Beside it, breakdown `puntualita`, same categories:
+--       numerator the owed files received within the days allowed. A sender that owes
+--       nothing in a period (its half-year not yet over) has 0 out of 0 there.
 --   Q2: breakdown `fonte`, category `<feed>`; value = rows rejected in validation in the
---       loaded files received (received_at) in the period; the total sums the feeds.
+--       loaded files whose reference date (the date their name or title row states) falls
+--       in the period; the total sums the feeds. A file stating no date counts nowhere.
 --   Q3: the persons of A1 found in at least one feed other than servizi_sociali (any date).
 with periods as (
     select * from {{ ref('int_periods_spined') }}
@@ -17,28 +18,49 @@ files as (
     select * from {{ ref('stg_ops__ingest_files') }}
 ),
 
-senders as (
-    select distinct
-        feed,
-        sender
-    from files
+owed_files as (
+    select
+        period,
+        feed || '|' || sender as feed_sender,
+        cast(slot_start as varchar) || '/' || cast(slot_end as varchar) as slot_key,
+        is_received,
+        is_on_time
+    from {{ ref('int_expected_files_by_period') }}
 ),
 
 q1_rows as (
     select
-        periods.period,
-        senders.feed || '|' || senders.sender as feed_sender,
-        max(case when files.file_sha256 is not null then 1 else 0 end) as is_covered
-    from periods
-    cross join senders
-    left join files
-        on
-            senders.feed = files.feed
-            and senders.sender = files.sender
-            and files.status in ('loaded', 'duplicate')
-            and coalesce(files.coverage_start, files.reference_date) <= periods.period_end
-            and coalesce(files.coverage_end, files.reference_date) >= periods.period_start
-    group by periods.period, senders.feed, senders.sender
+        'Q1' as indicator_id,
+        period,
+        'totale' as breakdown,
+        'totale' as category,
+        cast(null as double) as value,
+        cast(sum(case when is_received then 1 else 0 end) as bigint) as numerator,
+        cast(count(*) as bigint) as denominator
+    from owed_files
+    group by period
+    union all
+    select
+        'Q1' as indicator_id,
+        period,
+        'fonte_mittente' as breakdown,
+        feed_sender as category,
+        cast(null as double) as value,
+        cast(sum(case when is_received then 1 else 0 end) as bigint) as numerator,
+        cast(count(*) as bigint) as denominator
+    from owed_files
+    group by period, feed_sender
+    union all
+    select
+        'Q1' as indicator_id,
+        period,
+        'puntualita' as breakdown,
+        feed_sender as category,
+        cast(null as double) as value,
+        cast(sum(case when is_on_time then 1 else 0 end) as bigint) as numerator,
+        cast(count(*) as bigint) as denominator
+    from owed_files
+    group by period, feed_sender
 ),
 
 q2_rows as (
@@ -49,7 +71,7 @@ q2_rows as (
     from periods
     inner join files
         on
-            files.received_date between periods.period_start and periods.period_end
+            files.reference_date between periods.period_start and periods.period_end
             and files.status = 'loaded'
     group by periods.period, files.feed
 ),
@@ -74,7 +96,7 @@ rated as (
     {{ member_rows('q3_wide', 'Q3', 'person_id', in_numerator='is_linked') }}
 )
 
-{{ summed_rows('q1_rows', 'Q1', 'fonte_mittente', 'feed_sender', 'is_covered') }}
+select * from q1_rows
 union all
 {{ summed_rows('q2_rows', 'Q2', 'fonte', 'feed', 'rows_rejected') }}
 union all

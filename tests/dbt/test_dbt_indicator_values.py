@@ -411,6 +411,7 @@ def test_f_companies(warehouse):
 
 def test_q_quality(warehouse):
     w = warehouse
+
     # Q1 against the expected senders (worked by hand in tests/dbt/conftest.py):
     # (received, owed) per sender; the desk owes nothing outside April-June 2024, the CFP
     # owes a half-year file it never sends, the CNA's only file was refused.

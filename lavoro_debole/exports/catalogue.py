@@ -207,13 +207,16 @@ INDICATORS: dict[str, IndicatorInfo] = {
             "Q1",
             "Completezza degli invii",
             "quality",
-            "Per ogni fonte e partner, se è arrivato un file che copre il periodo.",
+            "Per ogni partner dell'elenco dei mittenti attesi, quota dei file dovuti nel "
+            "periodo secondo la sua cadenza che sono arrivati (un file rifiutato per intero "
+            "non conta); accanto, la quota arrivata entro i giorni concessi (puntualità).",
         ),
         _I(
             "Q2",
             "Righe scartate",
             "quality",
-            "Righe scartate in validazione, per fonte, nei file ricevuti nel periodo.",
+            "Righe scartate in validazione, per fonte, nei file che si riferiscono al periodo "
+            "(la data indicata nel nome o nel titolo del file).",
         ),
         _I(
             "Q3",
@@ -265,6 +268,20 @@ BREAKDOWN_LABELS: dict[str, str] = {
     "associazione": "Associazione",
     "ateco_sezione": "Sezione ATECO",
     "forme_disponibili": "Forme disponibili",
+    "fonte": "Fonte dei dati",
+    "fonte_mittente": "Fonte e partner",
+    "puntualita": "Puntualità (fonte e partner)",
+}
+
+#: The feeds as a funder reads them (the cover's list of partners and Q2).
+FEED_NAMES: dict[str, str] = {
+    "provincia_co": "Comunicazioni obbligatorie (Provincia di Lodi)",
+    "provincia_tirocini": "Tirocini e borse lavoro (Provincia di Lodi)",
+    "servizi_sociali": "Prese in carico dei servizi sociali",
+    "cfp": "Formazione professionale (CFP)",
+    "cooperative": "Inserimenti in cooperativa sociale",
+    "sportello": "Sportello di ascolto",
+    "imprese": "Rete delle imprese",
 }
 
 #: Breakdowns whose categories need not add up to the total, for the notes sheet.

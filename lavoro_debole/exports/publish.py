@@ -163,16 +163,14 @@ def build_funder_export(
     cutoff: dt.date,
     out_dir: Path,
     *,
-    sources: pd.DataFrame | None = None,
     generated_at: dt.datetime | None = None,
     protection: Protection | None = None,
 ) -> ExportResult:
     """Build, audit and write one funder's workbook for one quarter.
 
     ``source`` is the warehouse connection (reads ``marts.indicator_values``) or that
-    table as a DataFrame. ``sources`` lists the partners' files behind the figures
-    (columns feed, sender, files, complete) for the cover; without it the cover shows
-    Q1's completeness. ``protection`` lets a caller reuse one protection for several
+    table as a DataFrame; the cover's list of partners is Q1 of the quarter.
+    ``protection`` lets a caller reuse one protection for several
     profiles with the same k. Raises :class:`AuditFailedError` (nothing written) when
     the workbook would let a protected figure be narrowed below the profile's k.
     """
@@ -205,7 +203,6 @@ def build_funder_export(
         k=profile.k,
         indicators=profile.indicators,
         breakdowns=profile.breakdowns,
-        sources=sources,
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)

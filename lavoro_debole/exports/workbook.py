@@ -37,6 +37,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from lavoro_debole.exports.catalogue import (
     BREAKDOWN_LABELS,
+    FEED_NAMES,
     GROUPS,
     HEADLINES,
     INDICATORS,
@@ -89,8 +90,25 @@ class WorkbookContext:
     k: int
     indicators: tuple[str, ...]
     breakdowns: tuple[str, ...]
-    #: partners' files behind the figures: columns feed, sender, files, complete
-    sources: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One expected sender on the cover: Q1 of the quarter (files owed, received, on time)."""
+
+    feed: str
+    sender: str
+    owed: int
+    received: int
+    state: str
+    on_time: str
+
+
+def _whole(value: object) -> int:
+    """A count from the mart (float, int or null) as a whole number; null is 0."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value):
+        return 0
+    return int(value)
 
 
 @dataclass
@@ -488,50 +506,58 @@ class _Writer:
             font=Font(bold=True, color=_BLUE, size=12),
         )
         r += 1
-        for c, h in enumerate(["Fonte", "Partner", "File", "Completezza"], start=1):
+        headers = ["Fonte", "Partner", "File attesi", "File ricevuti", "Completezza", "Puntualità"]
+        for c, h in enumerate(headers, start=1):
             put(ws, r, c, h, font=Font(bold=True), fill=_HEAD_FILL, border=_HEAD_BORDER)
         r += 1
-        for feed, sender, files, complete in self._sources():
-            put(ws, r, 1, feed)
-            put(ws, r, 2, sender)
-            put(ws, r, 3, files, alignment=_WRAP)
-            put(ws, r, 4, complete)
+        for row in self._sources():
+            put(ws, r, 1, row.feed, alignment=_WRAP)
+            put(ws, r, 2, row.sender, alignment=_WRAP)
+            put(ws, r, 3, row.owed, number_format=FMT_COUNT)
+            put(ws, r, 4, row.received, number_format=FMT_COUNT)
+            put(ws, r, 5, row.state)
+            put(ws, r, 6, row.on_time, alignment=_WRAP)
             r += 1
-        _print_ready(ws, None, {1: 30, 2: 75, 3: 40, 4: 16})
+        note = (
+            "Per ogni partner dell'elenco dei mittenti attesi: i file dovuti per il trimestre "
+            "secondo la sua cadenza (mensile, trimestrale, semestrale, annuale o estrazione "
+            "cumulativa), quanti sono arrivati (un file rifiutato per intero non conta) e "
+            "quanti entro i giorni concessi (indicatore Q1)."
+        )
+        put(ws, r, 1, note, alignment=_WRAP)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=6)
+        ws.row_dimensions[r].height = 15 * _lines(note, 120)
+        _print_ready(ws, None, {1: 30, 2: 42, 3: 12, 4: 12, 5: 16, 6: 22})
         ws.page_setup.orientation = "portrait"
 
-    def _sources(self) -> list[tuple[str, str, str, str]]:
-        src = self.ctx.sources
-        if src is not None and len(src):
-            out = []
-            for r in src.itertuples(index=False):
-                d = r._asdict()
-                complete = d.get("complete")
-                if complete is not None and not isinstance(complete, str) and pd.isna(complete):
-                    complete = None
-                elif isinstance(complete, bool | np.bool_):
-                    complete = "completo" if complete else "mancante"
-                out.append(
-                    (
-                        str(d.get("feed", "")),
-                        str(d.get("sender", "")),
-                        str(d.get("files", "") or ""),
-                        "" if complete is None else str(complete),
-                    )
-                )
-            return out
-        q1 = self.df[
-            (self.df["indicator_id"] == "Q1")
-            & (self.df["period"] == self.ctx.quarter)
-            & (self.df["breakdown"] != TOTAL)
-        ]
+    def _sources(self) -> list[SourceRow]:
+        """Q1 of the quarter, one row per expected sender, exactly as the mart has it."""
+        q1 = self.df[(self.df["indicator_id"] == "Q1") & (self.df["period"] == self.ctx.quarter)]
+        on_time = {
+            str(cat): num
+            for cat, num in q1.loc[
+                q1["breakdown"] == "puntualita", ["category", "numerator"]
+            ].itertuples(index=False)
+        }
         out = []
-        for cat, value in q1[["category", "value"]].itertuples(index=False):
+        rows = q1.loc[q1["breakdown"] == "fonte_mittente"].sort_values("category")
+        for cat, num, den in rows[["category", "numerator", "denominator"]].itertuples(index=False):
             feed, _, sender = str(cat).partition("|")
-            state = "ricevuto" if value == 1 else ("mancante" if value == 0 else "")
-            out.append((feed, sender, "", state))
+            owed = _whole(den)
+            received = _whole(num)
+            punctual = _whole(on_time.get(str(cat)))
+            if not owed:
+                state, timely = "nessun file dovuto", ""
+            else:
+                state = (
+                    "completo"
+                    if received == owed
+                    else ("mancante" if not received else f"parziale ({received} su {owed})")
+                )
+                timely = f"{punctual} su {owed} in tempo"
+            out.append(SourceRow(FEED_NAMES.get(feed, feed), sender, owed, received, state, timely))
         if not out:
-            out.append(("(nessuna informazione sugli invii)", "", "", ""))
+            out.append(SourceRow("(nessun mittente atteso)", "", 0, 0, "", ""))
         return out
 
     def notes(self) -> None:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from lavoro_debole.orchestration.analytics_assets import analytics_duckdb
+from lavoro_debole.orchestration.checks import overdue_expected_files
 from lavoro_debole.orchestration.dbt import dbt_resource, warehouse_models
 from lavoro_debole.orchestration.export_assets import (
     export_assets,
@@ -14,6 +15,7 @@ from lavoro_debole.orchestration.ingest_assets import (
     ingest_assets,
     ingest_files_log,
     reference_cooperative_sociali,
+    reference_expected_senders,
 )
 from lavoro_debole.orchestration.resources import WarehouseResource
 from lavoro_debole.orchestration.sensors import SENSOR_TARGET, inbox_sensor
@@ -21,12 +23,14 @@ from lavoro_debole.orchestration.sensors import SENSOR_TARGET, inbox_sensor
 ALL_ASSETS = [
     *ingest_assets,
     reference_cooperative_sociali,
+    reference_expected_senders,
     ingest_files_log,
     warehouse_models,
     analytics_duckdb,
     indicator_published,
     *export_assets,
 ]
+ALL_CHECKS = [overdue_expected_files]
 RESOURCES = {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
 
 warehouse_job = dg.define_asset_job(
@@ -47,6 +51,7 @@ def partitioned_assets() -> list[dg.AssetsDefinition]:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
+    asset_checks=ALL_CHECKS,
     # One process per run: the warehouse pool lets one step run at a time anyway, and a
     # process per step would add its start-up (imports, the dbt manifest) to each step.
     executor=dg.in_process_executor,

@@ -20,23 +20,6 @@ INDICATOR_VALUES = dg.AssetKey(["marts", "indicator_values"])
 INDICATOR_PUBLISHED = dg.AssetKey(["marts", "indicator_published"])
 AUDIT_CHECK = "audit_riservatezza"
 
-SOURCES_SQL = """
-select feed, coalesce(sender, '') as sender, count(*) as files,
-       bool_or(coalesce(coverage_start, date '1900-01-01') <= ?::date
-               and coverage_end >= ?::date) as complete
-from ops.ingest_files
-where status = 'loaded'
-group by feed, sender
-order by feed, sender
-"""
-
-
-def quarter_bounds(quarter: str) -> tuple[dt.date, dt.date]:
-    year, number = int(quarter[:4]), int(quarter[-1])
-    start = dt.date(year, 3 * number - 2, 1)
-    end = (dt.date(year + (number == 4), (3 * number) % 12 + 1, 1)) - dt.timedelta(days=1)
-    return start, end
-
 
 @dg.asset(
     key=INDICATOR_PUBLISHED,
@@ -115,16 +98,12 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
         quarter = context.partition_key
-        start, end = quarter_bounds(quarter)
         out_dir = settings.exports_dir / profile.name / quarter
         out_dir.mkdir(parents=True, exist_ok=True)
         smtp = smtp_settings_from_env()
         with warehouse.connect() as con:
-            sources = con.execute(SOURCES_SQL, [start, end]).df()
             try:
-                result = build_funder_export(
-                    con, profile, quarter, settings.cutoff, out_dir, sources=sources
-                )
+                result = build_funder_export(con, profile, quarter, settings.cutoff, out_dir)
             except AuditFailedError as failed:
                 yield dg.AssetCheckResult(
                     check_name=AUDIT_CHECK,

@@ -10,8 +10,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from lavoro_debole.ingest.expected_senders import (
+    EXPECTED_SENDERS_FILE,
+    ReferenceListError,
+    read_expected_senders,
+)
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
-from lavoro_debole.ingest.store import ensure_tables, replace_reference
+from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
 from lavoro_debole.settings import DBT_PROJECT_DIR
@@ -263,6 +268,38 @@ def reference_cooperative_sociali(warehouse: WarehouseResource) -> dg.Materializ
         metadata={
             "Fonte": str(path) if rows else "elenco predefinito del progetto",
             "Cooperative nell'elenco del referente": len(rows),
+        }
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["raw", "reference_expected_senders"]),
+    group_name=INBOX_GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"python", "duckdb"},
+    description=(
+        "Elenco dei mittenti attesi tenuto dal referente dei dati "
+        f"(reference/{EXPECTED_SENDERS_FILE}: flusso, mittente, cadenza, giorni concessi): "
+        "la completezza e la puntualità degli invii (Q1) si misurano su di esso; se manca "
+        "vale l'elenco predefinito del progetto."
+    ),
+)
+def reference_expected_senders(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    settings = warehouse.settings()
+    path = settings.reference_dir / EXPECTED_SENDERS_FILE
+    try:
+        senders = read_expected_senders(path, list(FEEDS)) if path.is_file() else []
+    except ReferenceListError as error:
+        raise dg.Failure(
+            description=f"Elenco dei mittenti attesi non valido, non caricato: {error}"
+        ) from None
+    with warehouse.connect() as con:
+        ensure_tables(con, [])
+        replace_expected_senders(con, [s.as_row() for s in senders])
+    return dg.MaterializeResult(
+        metadata={
+            "Fonte": str(path) if senders else "elenco predefinito del progetto",
+            "Mittenti attesi nell'elenco del referente": len(senders),
         }
     )
 

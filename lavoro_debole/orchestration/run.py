@@ -11,12 +11,17 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 def run_everything(settings: Settings) -> int:
     """Ingest, build and publish; last, the funder workbooks for the last quarter complete
     by the cut-off date."""
-    from lavoro_debole.orchestration.definitions import ALL_ASSETS, RESOURCES, partitioned_assets
+    from lavoro_debole.orchestration.definitions import (
+        ALL_ASSETS,
+        ALL_CHECKS,
+        RESOURCES,
+        partitioned_assets,
+    )
 
     instance = dg.DagsterInstance.get()
     unpartitioned = [a for a in ALL_ASSETS if a not in partitioned_assets()]
     result = dg.materialize(
-        unpartitioned,
+        [*unpartitioned, *ALL_CHECKS],
         resources=RESOURCES,
         instance=instance,
         run_config=CONSOLE_INFO,

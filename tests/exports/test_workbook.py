@@ -53,10 +53,18 @@ def _profile(**overrides) -> object:
 def mart() -> pd.DataFrame:
     frame = synthetic_mart(7, scale=20)
     frame["category"] = frame["category"].replace(PLANTED)
+    # Q1 as the mart has it: owed files received (numerator) of those owed, per sender,
+    # and beside it those received in time; a sender that owes nothing this quarter
     q1 = [
-        row("Q1", "2024-Q4", "totale", "totale", 1),
-        row("Q1", "2024-Q4", "fonte_mittente", "provincia_co|Provincia di Lodi", 1),
-        row("Q1", "2024-Q4", "fonte_mittente", "cooperative|=cmd", 0),
+        row("Q1", "2024-Q4", "totale", "totale", 100 * 3 / 5, 3, 5),
+        row("Q1", "2024-Q4", "fonte_mittente", "provincia_co|Provincia di Lodi", 100, 1, 1),
+        row("Q1", "2024-Q4", "fonte_mittente", "cooperative|=cmd", 0, 0, 1),
+        row("Q1", "2024-Q4", "fonte_mittente", "sportello|Sportello", 100 * 2 / 3, 2, 3),
+        row("Q1", "2024-Q4", "fonte_mittente", "cfp|CFP", None, 0, 0),
+        row("Q1", "2024-Q4", "puntualita", "provincia_co|Provincia di Lodi", 100, 1, 1),
+        row("Q1", "2024-Q4", "puntualita", "cooperative|=cmd", 0, 0, 1),
+        row("Q1", "2024-Q4", "puntualita", "sportello|Sportello", 100 / 3, 1, 3),
+        row("Q1", "2024-Q4", "puntualita", "cfp|CFP", None, 0, 0),
     ]
     return pd.concat([frame, pd.DataFrame(q1)], ignore_index=True)
 
@@ -125,7 +133,26 @@ def test_sheets_cover_and_print_setup(export) -> None:
     assert facts["Dati aggiornati al"] == dt.datetime(2024, 12, 31)
     assert facts["Prodotto il"] == dt.datetime(2025, 1, 15)
     cover_text = [c.value for line in cover.iter_rows() for c in line if c.value]
-    assert "cooperative" in cover_text and "=cmd" in cover_text and "mancante" in cover_text
+    assert "=cmd" in cover_text and "mancante" in cover_text
+    # the list of partners is Q1 of the quarter, with display names and numbers
+    header = next(r for r in range(1, cover.max_row + 1) if cover.cell(r, 3).value == "File attesi")
+    partners = {
+        cover.cell(r, 2).value: tuple(cover.cell(r, c).value for c in (1, 3, 4, 5, 6))
+        for r in range(header + 1, header + 5)
+    }
+    assert partners == {
+        "CFP": ("Formazione professionale (CFP)", 0, 0, "nessun file dovuto", None),
+        "=cmd": ("Inserimenti in cooperativa sociale", 1, 0, "mancante", "0 su 1 in tempo"),
+        "Provincia di Lodi": (
+            "Comunicazioni obbligatorie (Provincia di Lodi)",
+            1,
+            1,
+            "completo",
+            "1 su 1 in tempo",
+        ),
+        "Sportello": ("Sportello di ascolto", 3, 2, "parziale (2 su 3)", "1 su 3 in tempo"),
+    }
+    assert cover.cell(header + 1, 3).data_type == "n"
     for ws in wb.worksheets:
         assert ws.sheet_state == "visible"
         assert ws.page_setup.orientation in ("landscape", "portrait")

@@ -1,0 +1,41 @@
+"""Checks that watch the calendar rather than one run's files."""
+
+import datetime as dt
+
+import dagster as dg
+
+from lavoro_debole.ingest.expected_senders import overdue_files
+from lavoro_debole.orchestration.resources import WarehouseResource
+
+EXPECTED_FILES = dg.AssetKey(["intermediate", "int_expected_files_by_period"])
+
+
+@dg.asset_check(
+    asset=EXPECTED_FILES,
+    name="file_in_ritardo",
+    description=(
+        "Ogni file atteso dai mittenti dell'elenco è arrivato entro i giorni concessi; il "
+        "giorno dopo una scadenza passata senza il file il controllo fallisce e nomina il "
+        "mittente."
+    ),
+)
+def overdue_expected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    today = dt.date.today()
+    with warehouse.connect() as con:
+        overdue = overdue_files(con, today)
+    senders = sorted({f"{o.sender} ({o.feed})" for o in overdue})
+    if overdue:
+        lines = [o.describe() for o in overdue]
+        description = (
+            f"{len(overdue)} file attesi non arrivati entro la scadenza, da {len(senders)} "
+            "mittenti. Cosa fare: chiedere il file al mittente e salvarlo nella cartella "
+            "inbox del suo flusso.\n" + "\n".join(f"- {line}" for line in lines)
+        )
+    else:
+        description = "Nessun file atteso è in ritardo."
+    return dg.AssetCheckResult(
+        passed=not overdue,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"file_in_ritardo": len(overdue), "mittenti": ", ".join(senders) or "nessuno"},
+    )

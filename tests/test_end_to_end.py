@@ -6,6 +6,7 @@ One run (a session fixture) serves every assertion; it is the slowest test modul
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -128,6 +129,34 @@ def _everything_written(data_dir: Path) -> list[Path]:
                 continue  # the warehouse is checked table by table; the manifest is the generator's
             files.append(path)
     return files
+
+
+def test_q1_sees_every_expected_sender_of_the_last_quarter(demo_run):
+    """The generator sends, for 2025-Q4: the desk's October, November and December files,
+    each district's and the Comune's yearly file, the CO extract of 31/12, the
+    internships' T4, the CFP's and the cooperatives' S2, the network's 2025 register,
+    each within the default list's days allowed: every expected sender is complete and
+    on time, the desk with three files out of three (it sends monthly)."""
+    data_dir, _, _ = demo_run
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    rows = con.execute(
+        "select breakdown, category, numerator, denominator from marts.indicator_values"
+        " where indicator_id = 'Q1' and period = '2025-Q4'"
+    ).fetchall()
+    con.close()
+    completeness = {c: (n, d) for b, c, n, d in rows if b == "fonte_mittente"}
+    timeliness = {c: (n, d) for b, c, n, d in rows if b == "puntualita"}
+    seed = PROJECT_ROOT / "dbt_project" / "seeds" / "expected_senders_default.csv"
+    with seed.open(encoding="utf-8") as handle:
+        expected = {f"{r['flusso']}|{r['mittente']}" for r in csv.DictReader(handle, delimiter=";")}
+    assert set(completeness) == expected
+    assert completeness["sportello|Sportello di ascolto (Caritas Lodigiana)"] == (3, 3)
+    assert all(
+        n == d == (3 if c.startswith("sportello|") else 1) for c, (n, d) in completeness.items()
+    )
+    assert timeliness == completeness
+    assert (n_total := sum(n for n, _ in completeness.values())) == len(expected) + 2
+    assert [r[2:] for r in rows if r[0] == "totale"] == [(n_total, n_total)]
 
 
 def test_no_personal_value_in_anything_the_run_writes(demo_run):

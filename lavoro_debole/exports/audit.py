@@ -20,10 +20,12 @@ messages only name cells, never values.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
-from scipy.optimize import linprog
 
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError, Form, Universe
 
@@ -159,56 +161,134 @@ def determined_vars(universe: Universe, hidden_var: np.ndarray) -> np.ndarray:
     return det
 
 
-def _attacker_range(universe: Universe, members: list[int], target: Form) -> tuple[float, float]:
-    """Min and max of ``target`` over what the published cells allow."""
-    pos = {v: i for i, v in enumerate(members)}
-    member_set = set(members)
-    a_eq: list[np.ndarray] = []
-    b_eq: list[float] = []
-    a_ub: list[np.ndarray] = []
-    b_ub: list[float] = []
-    constraints: set[tuple[str, int]] = set()
-    for v in members:
-        constraints.update(universe.var_constraints.get(v, ()))
-    homogeneous = True
-    for kind, idx in sorted(constraints):
-        form = universe.equalities[idx] if kind == "eq" else universe.inequalities[idx]
-        row = np.zeros(len(members))
-        rhs = 0.0
-        for v, c in form.items():
-            if v in member_set:
-                row[pos[v]] = c
-            else:
-                rhs -= c * universe.var_value[v]
-        if abs(rhs) > TOLERANCE:
-            homogeneous = False
-        (a_eq if kind == "eq" else a_ub).append(row)
-        (b_eq if kind == "eq" else b_ub).append(rhs)
-    # Hidden targets always have a positive true value; with nothing published around
-    # them the feasible set is a cone through that point, so the range is [0, inf).
-    if homogeneous:
-        return 0.0, float("inf")
-    c = np.zeros(len(members))
-    for v, coef in target.items():
-        c[pos[v]] = coef
-    kwargs = {
-        "A_eq": np.array(a_eq) if a_eq else None,
-        "b_eq": np.array(b_eq) if b_eq else None,
-        "A_ub": np.array(a_ub) if a_ub else None,
-        "b_ub": np.array(b_ub) if b_ub else None,
-        "bounds": (0, None),
-        "method": "highs",
-    }
-    low = linprog(c, **kwargs)
-    high = linprog(-c, **kwargs)
-    for res in (low, high):
-        if res.status == 2:
+_HIGHS_ANNOUNCED = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance. HiGHS prints its banner on the process's first instance,
+    straight to file descriptor 1, whatever its options: that one is made with the
+    descriptor pointed at /dev/null, so the steward's terminal stays clean."""
+    global _HIGHS_ANNOUNCED
+    if _HIGHS_ANNOUNCED:
+        highs = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as devnull:
+                os.dup2(devnull.fileno(), 1)
+                highs = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _HIGHS_ANNOUNCED = True
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+class AttackerProgramme:
+    """The attacker's linear programme for one group of linked hidden unknowns.
+
+    Built once (HiGHS through ``highspy``: constraints, bounds and the published values
+    on the right-hand side) and solved again for every target and direction by changing
+    only the objective, so each further solve starts from the previous basis. ``None``
+    as ``highs`` means the group is homogeneous: nothing published pins it, and every
+    range is [0, inf).
+    """
+
+    def __init__(self, universe: Universe, members: list[int]) -> None:
+        self.pos = {v: i for i, v in enumerate(members)}
+        self.size = len(members)
+        member_set = set(members)
+        constraints: set[tuple[str, int]] = set()
+        for v in members:
+            constraints.update(universe.var_constraints.get(v, ()))
+        inf = highspy.kHighsInf
+        lower: list[float] = []
+        upper: list[float] = []
+        columns: list[list[tuple[int, float]]] = [[] for _ in members]
+        homogeneous = True
+        for row_index, (kind, idx) in enumerate(sorted(constraints)):
+            form = universe.equalities[idx] if kind == "eq" else universe.inequalities[idx]
+            rhs = 0.0
+            for v, c in form.items():
+                if v in member_set:
+                    columns[self.pos[v]].append((row_index, c))
+                else:
+                    rhs -= c * universe.var_value[v]
+            if abs(rhs) > TOLERANCE:
+                homogeneous = False
+            lower.append(rhs if kind == "eq" else -inf)
+            upper.append(rhs)
+        self.highs: highspy.Highs | None = None
+        if homogeneous:
+            return
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.size
+        lp.num_row_ = len(lower)
+        lp.col_cost_ = np.zeros(self.size)
+        lp.col_lower_ = np.zeros(self.size)
+        lp.col_upper_ = np.full(self.size, inf)
+        lp.row_lower_ = np.array(lower, dtype=float)
+        lp.row_upper_ = np.array(upper, dtype=float)
+        starts = [0]
+        index: list[int] = []
+        value: list[float] = []
+        for column in columns:
+            for r, c in column:
+                index.append(r)
+                value.append(c)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value, dtype=float)
+        self.highs = _new_highs()
+        self.highs.passModel(lp)
+
+    def _solve(self, sense: highspy.ObjSense) -> float:
+        assert self.highs is not None
+        self.highs.changeObjectiveSense(sense)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:
+            # presolve could not tell which: ask the simplex without it
+            self.highs.setOptionValue("presolve", "off")
+            self.highs.run()
+            status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return float(self.highs.getInfo().objective_function_value)
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return float("-inf") if sense == highspy.ObjSense.kMinimize else float("inf")
+        if status == highspy.HighsModelStatus.kInfeasible:
             raise DisclosureError("the published relations are inconsistent (infeasible audit)")
-        if res.status not in (0, 3):
-            raise DisclosureError(f"audit linear programme did not solve: {res.message}")
-    lo = float(low.fun) if low.status == 0 else float("-inf")
-    hi = float(-high.fun) if high.status == 0 else float("inf")
-    return max(lo, 0.0), hi
+        raise DisclosureError(
+            "audit linear programme did not solve: " + self.highs.modelStatusToString(status)
+        )
+
+    def range_of(self, target: Form) -> tuple[float, float]:
+        """Min and max of ``target`` over what the published cells allow."""
+        if self.highs is None:
+            # Hidden targets always have a positive true value; with nothing published
+            # around them the feasible set is a cone through that point: [0, inf).
+            return 0.0, float("inf")
+        cost = np.zeros(self.size)
+        for v, coef in target.items():
+            cost[self.pos[v]] = coef
+        self.highs.changeColsCost(self.size, np.arange(self.size, dtype=np.int32), cost)
+        lo = self._solve(highspy.ObjSense.kMinimize)
+        hi = self._solve(highspy.ObjSense.kMaximize)
+        return max(lo, 0.0), hi
+
+
+def _attacker_range(universe: Universe, members: list[int], target: Form) -> tuple[float, float]:
+    """Min and max of ``target`` over what the published cells allow (one programme per
+    group of members, kept on the universe and re-solved for each target)."""
+    group = tuple(members)
+    programme = universe.programmes.get(group)
+    if programme is None:
+        programme = universe.programmes[group] = AttackerProgramme(universe, members)
+    return programme.range_of(target)
 
 
 def audit_universe(

@@ -70,6 +70,9 @@ class Universe:
     #: attacker ranges already solved, by (hidden unknowns of the group, target form):
     #: the group fixes the programme, since everything around it is published
     range_cache: dict[tuple, tuple[float, float]] = field(default_factory=dict)
+    #: the attacker's linear programme of each group of hidden unknowns, built once and
+    #: re-solved per target (``lavoro_debole.exports.audit.AttackerProgramme``)
+    programmes: dict[tuple[int, ...], object] = field(default_factory=dict)
 
     @classmethod
     def from_frame(

@@ -24,7 +24,14 @@ from lavoro_debole.exports.catalogue import TOTAL
 from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
 from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
-from lavoro_debole.exports.workbook import WorkbookContext, WorkbookLayout, write_workbook
+from lavoro_debole.exports.releases import release_cells
+from lavoro_debole.exports.workbook import (
+    SUPPRESSED,
+    Revision,
+    WorkbookContext,
+    WorkbookLayout,
+    write_workbook,
+)
 
 SOURCE_TABLE = "marts.indicator_values"
 PUBLISHED_TABLE = "marts.indicator_published"
@@ -50,6 +57,12 @@ class ExportResult:
     primary_suppressed: int  # of those, hidden by the primary rule
     complementary_suppressed: int
     layout: WorkbookLayout
+    #: every cell the workbook shows (``shown`` null where hidden), ``revised`` marked
+    cells: pd.DataFrame | None = None
+
+    @property
+    def cells_revised(self) -> int:
+        return 0 if self.cells is None else int(self.cells["revised"].sum())
 
     def metadata(self) -> dict[str, object]:
         return {
@@ -165,6 +178,8 @@ def build_funder_export(
     *,
     generated_at: dt.datetime | None = None,
     protection: Protection | None = None,
+    earlier: pd.DataFrame | None = None,
+    reasons: Callable[[str, int, float], str] | None = None,
 ) -> ExportResult:
     """Build, audit and write one funder's workbook for one quarter.
 
@@ -173,6 +188,11 @@ def build_funder_export(
     ``protection`` lets a caller reuse one protection for several
     profiles with the same k. Raises :class:`AuditFailedError` (nothing written) when
     the workbook would let a protected figure be narrowed below the profile's k.
+
+    ``earlier`` (``releases.latest_released_cells``) is what the profile's releases
+    already showed: cells shown differently are marked ``r`` and listed in the sheet
+    Revisioni, with ``reasons(quarter, release_seq, received_seq)`` of the earlier
+    release saying which files arrived since.
     """
     parse_quarter(quarter)
     if protection is None:
@@ -194,6 +214,7 @@ def build_funder_export(
         raise AuditFailedError(f"profile {profile.name} {quarter}: {audit.summary()}")
 
     published = protection.published()[shown].reset_index(drop=True)
+    cells = release_cells(published, earlier if earlier is not None else pd.DataFrame())
     context = WorkbookContext(
         funder_title=profile.title,
         quarter=quarter,
@@ -203,6 +224,7 @@ def build_funder_export(
         k=profile.k,
         indicators=profile.indicators,
         breakdowns=profile.breakdowns,
+        revisions=_revisions(cells, reasons),
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)
@@ -219,7 +241,43 @@ def build_funder_export(
         primary_suppressed=int((hidden & protection.primary).sum()),
         complementary_suppressed=int((hidden & ~protection.primary).sum()),
         layout=layout,
+        cells=cells,
     )
+
+
+def _shown_text(value: object, suppressed: object) -> str:
+    if bool(suppressed):
+        return SUPPRESSED
+    if value is None or pd.isna(value):
+        return "–"
+    number = float(value)
+    return f"{number:.0f}" if number.is_integer() else f"{number:.1f}".replace(".", ",")
+
+
+def _revisions(
+    cells: pd.DataFrame, reasons: Callable[[str, int, float], str] | None
+) -> tuple[Revision, ...]:
+    revised = cells[cells["revised"].astype(bool)]
+    out = []
+    for row in revised.itertuples(index=False):
+        released = f"rilascio {int(row.released_seq)} del {row.released_quarter}"
+        out.append(
+            Revision(
+                indicator_id=row.indicator_id,
+                period=row.period,
+                breakdown=row.breakdown,
+                category=row.category,
+                previous=_shown_text(row.previous_shown, row.previous_suppressed),
+                current=_shown_text(row.shown, row.suppressed),
+                released=released,
+                reason=""
+                if reasons is None
+                else reasons(
+                    row.released_quarter, int(row.released_seq), row.released_received_seq
+                ),
+            )
+        )
+    return tuple(out)
 
 
 __all__ = [

@@ -51,6 +51,8 @@ PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"
 NOT_COMPUTABLE = "–"
 NOT_YET = "n.o."
+REVISED_MARK = " r"
+"""Beside a value that an earlier release showed differently (as Eurostat's ``r``)."""
 
 FMT_COUNT = "#,##0"
 FMT_ONE_DECIMAL = "0.0"
@@ -90,6 +92,22 @@ class WorkbookContext:
     k: int
     indicators: tuple[str, ...]
     breakdowns: tuple[str, ...]
+    #: cells this release shows differently from an earlier release of the profile
+    revisions: tuple[Revision, ...] = ()
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A cell shown again with another value or suppression, for the sheet Revisioni."""
+
+    indicator_id: str
+    period: str
+    breakdown: str
+    category: str
+    previous: str  # as the earlier release showed it ('c' when hidden)
+    current: str
+    released: str  # which release showed the previous state
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -197,6 +215,9 @@ class _Writer:
         self.wb = Workbook()
         self.wb.properties.creator = "lavoro-debole"
         self.wb.properties.title = f"{PROGRAMME} – {context.quarter}"
+        self.revised = {
+            (r.indicator_id, r.period, r.breakdown, r.category) for r in context.revisions
+        }
         self.rows = {
             tuple(r[:4]): r
             for r in published[
@@ -238,10 +259,11 @@ class _Writer:
         self, ws: Worksheet, r: int, c: int, key: tuple, fld: str, fmt: str, style: dict
     ) -> Cell:
         row = self.rows.get(key)
+        mark = REVISED_MARK if key in self.revised else ""
         if row is None:
             cell = put(ws, r, c, NOT_COMPUTABLE, alignment=_RIGHT, **style)
         elif row[9]:
-            cell = put(ws, r, c, SUPPRESSED, alignment=_RIGHT, **style)
+            cell = put(ws, r, c, SUPPRESSED + mark, alignment=_RIGHT, **style)
         else:
             value = row[4 + ["value", "numerator", "denominator", "ci_low", "ci_high"].index(fld)]
             if value is None or pd.isna(value):
@@ -252,6 +274,10 @@ class _Writer:
             else:
                 if fld in ("numerator", "denominator") or fmt == FMT_COUNT:
                     value = round(float(value))
+                if mark:
+                    # the flag beside the value, in the cell's own number format: the cell
+                    # stays a number for anyone who computes with it
+                    fmt = f'{fmt}" {REVISED_MARK.strip()}"'
                 cell = put(ws, r, c, value, number_format=fmt, **style)
         self._record(ws, key, fld, cell)
         return cell
@@ -642,6 +668,57 @@ class _Writer:
         ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=NOTE_LAST_COL)
         ws.row_dimensions[r].height = 15 * _lines(text, chars)
 
+    def revisions(self) -> None:
+        """The sheet Revisioni: every cell shown differently from an earlier release."""
+        ws = self.wb.create_sheet("Revisioni")
+        self.layout.sheets.append(ws.title)
+        self._title_rows(ws, "Revisioni rispetto ai rilasci precedenti")
+        r = 5
+        intro = (
+            "Le celle indicate con «r» nei fogli mostrano un valore diverso (o una diversa "
+            "riservatezza) da quello di un rilascio già inviato: i dati di quei periodi sono "
+            "stati completati o corretti dai file arrivati dopo. Qui il valore precedente, "
+            "quello nuovo e il motivo."
+        )
+        put(ws, r, 1, intro, alignment=_WRAP)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=8)
+        ws.row_dimensions[r].height = 15 * _lines(intro, 140)
+        r += 2
+        headers = [
+            "Codice",
+            "Indicatore",
+            "Periodo",
+            "Disaggregazione",
+            "Categoria",
+            "Valore precedente",
+            "Valore nuovo",
+            "Motivo",
+        ]
+        for c, h in enumerate(headers, start=1):
+            put(ws, r, c, h, font=Font(bold=True), fill=_HEAD_FILL, border=_HEAD_BORDER)
+        header_row = r
+        for rev in self.ctx.revisions:
+            r += 1
+            values = (
+                rev.indicator_id,
+                indicator_info(rev.indicator_id).name,
+                period_label(rev.period),
+                BREAKDOWN_LABELS.get(rev.breakdown, rev.breakdown),
+                "Totale" if rev.category == TOTAL else rev.category,
+                rev.previous,
+                rev.current,
+                f"{rev.reason} (rispetto a: {rev.released})" if rev.reason else rev.released,
+            )
+            for c, v in enumerate(values, start=1):
+                put(ws, r, c, v, alignment=_WRAP)
+        ws.freeze_panes = f"A{header_row + 1}"
+        _print_ready(
+            ws,
+            f"{header_row}:{header_row}",
+            {1: 8, 2: 34, 3: 12, 4: 22, 5: 22, 6: 14, 7: 14, 8: 50},
+        )
+        ws.page_setup.orientation = "landscape"
+
     def save(self) -> WorkbookLayout:
         path = self.layout.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -666,4 +743,6 @@ def write_workbook(published: pd.DataFrame, context: WorkbookContext, path: Path
     for group in GROUPS:
         writer.group_sheet(group)
     writer.notes()
+    if context.revisions:
+        writer.revisions()
     return writer.save()

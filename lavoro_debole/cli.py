@@ -197,6 +197,54 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=PROJECT_ROOT)
 
 
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Approve a quarter's candidate release (one profile, or every one) and mail it once."""
+    import getpass
+
+    import duckdb
+
+    from lavoro_debole.exports.delivery import smtp_settings_from_env
+    from lavoro_debole.exports.profiles import load_profiles, parse_quarter
+    from lavoro_debole.exports.release_flow import approve_and_send
+    from lavoro_debole.exports.releases import ReleaseError
+
+    if args.tutti == (len(args.target) == 2) or not args.target:
+        print(
+            "lavoro: usare `lavoro approva PROFILO TRIMESTRE` o `lavoro approva --tutti TRIMESTRE`",
+            file=sys.stderr,
+        )
+        return 2
+    quarter = args.target[-1]
+    try:
+        parse_quarter(quarter)
+    except ValueError:
+        print(f"lavoro: trimestre da scrivere come 2025-Q4 (non {quarter!r})", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    profiles = load_profiles()
+    names = list(profiles) if args.tutti else [args.target[0]]
+    unknown = [n for n in names if n not in profiles]
+    if unknown:
+        print(f"lavoro: profilo sconosciuto {unknown[0]} ({', '.join(profiles)})", file=sys.stderr)
+        return 2
+    approver = args.da or getpass.getuser()
+    smtp = smtp_settings_from_env()
+    failed = 0
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        for name in names:
+            try:
+                release, delivery = approve_and_send(con, profiles[name], quarter, approver, smtp)
+            except ReleaseError as error:
+                print(f"{name} {quarter}: {error}")
+                failed += 1
+                continue
+            print(f"{release.label}: approvato da {approver}. Consegna: {delivery.message}")
+    finally:
+        con.close()
+    return 1 if failed == len(names) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lavoro",
@@ -223,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--demo", action="store_true", help="open the data directory of the demo")
     ui.set_defaults(func=cmd_ui)
+    approve = sub.add_parser(
+        "approva",
+        help="approve a quarter's candidate release and mail it once (PROFILO TRIMESTRE)",
+    )
+    approve.add_argument("target", nargs="*", metavar="[PROFILO] TRIMESTRE")
+    approve.add_argument("--tutti", action="store_true", help="every profile")
+    approve.add_argument("--da", default=None, help="who approves (default: this account)")
+    approve.set_defaults(func=cmd_approve)
     return parser
 
 

@@ -6,6 +6,7 @@ from lavoro_debole.orchestration.analytics_assets import analytics_duckdb
 from lavoro_debole.orchestration.checks import overdue_expected_files
 from lavoro_debole.orchestration.dbt import dbt_resource, warehouse_models
 from lavoro_debole.orchestration.export_assets import (
+    approval_job,
     export_assets,
     indicator_published,
     quarterly_exports,
@@ -55,7 +56,7 @@ defs = dg.Definitions(
     # One process per run: the warehouse pool lets one step run at a time anyway, and a
     # process per step would add its start-up (imports, the dbt manifest) to each step.
     executor=dg.in_process_executor,
-    jobs=[warehouse_job, quarterly_job],
+    jobs=[warehouse_job, quarterly_job, approval_job],
     schedules=[quarterly_exports],
     sensors=[inbox_sensor],
     resources=RESOURCES,

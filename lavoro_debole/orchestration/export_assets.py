@@ -9,9 +9,11 @@ import os
 
 import dagster as dg
 
-from lavoro_debole.exports.delivery import deliver_workbook, smtp_settings_from_env
+from lavoro_debole.exports.delivery import smtp_settings_from_env
 from lavoro_debole.exports.profiles import FunderProfile, load_profiles
-from lavoro_debole.exports.publish import AuditFailedError, build_funder_export, publish_indicators
+from lavoro_debole.exports.publish import AuditFailedError, publish_indicators
+from lavoro_debole.exports.release_flow import approve_and_send, build_candidate, send_approved
+from lavoro_debole.exports.releases import ReleaseError, releases
 from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters, quarter_of
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -56,20 +58,17 @@ def indicator_published(warehouse: WarehouseResource):
 
 
 SCHEDULE_NAME = "quarterly_exports"
-FORCE_TAG = "lavoro/reinvia"
+RELEASE_LABELS = {
+    "candidate": "candidato (da approvare)",
+    "approved": "approvato (da spedire)",
+    "sent": "spedito",
+    "superseded": "sostituito da un rilascio successivo",
+}
 DELIVERY_LABELS = {"sent": "spedita", "skipped": "non spedita", "failed": "non riuscita"}
 """The outcome of a delivery as the steward reads it (``ops.deliveries`` keeps the code)."""
-
-
-def _force_delivery(context: dg.AssetExecutionContext) -> bool:
-    """The steward forces a new sending with the run tag ``lavoro/reinvia=si``."""
-    return context.run.tags.get(FORCE_TAG, "").lower() in ("si", "sì", "true", "1")
-
-
-def _scheduled(context: dg.AssetExecutionContext) -> bool:
-    """Workbooks are mailed by the quarterly schedule's runs only: a "Materialize all"
-    or ``lavoro run`` writes them without sending anything before its day."""
-    return context.run.tags.get("dagster/schedule_name") == SCHEDULE_NAME
+QUARTER_TAG = "lavoro/trimestre"
+PROFILE_TAG = "lavoro/profilo"
+APPROVER_TAG = "lavoro/approvato_da"
 
 
 def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
@@ -98,12 +97,11 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
         quarter = context.partition_key
-        out_dir = settings.exports_dir / profile.name / quarter
-        out_dir.mkdir(parents=True, exist_ok=True)
-        smtp = smtp_settings_from_env()
         with warehouse.connect() as con:
             try:
-                result = build_funder_export(con, profile, quarter, settings.cutoff, out_dir)
+                outcome = build_candidate(
+                    con, profile, quarter, settings.cutoff, settings.exports_dir
+                )
             except AuditFailedError as failed:
                 yield dg.AssetCheckResult(
                     check_name=AUDIT_CHECK,
@@ -117,43 +115,36 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                     description=f"Verifica della riservatezza non superata per {profile.name} "
                     f"{quarter}: cartella non scritta."
                 ) from None
-            if _scheduled(context) or _force_delivery(context):
-                delivery = deliver_workbook(
-                    con,
-                    profile=profile.name,
-                    period=quarter,
-                    recipients=profile.recipients,
-                    path=result.path,
-                    smtp=smtp,
-                    funder_title=profile.title,
-                    force=_force_delivery(context),
-                )
-                status, detail = DELIVERY_LABELS[delivery.status], delivery.message
-            else:
-                status = "non spedita"
-                detail = (
-                    "esecuzione non programmata: la cartella è scritta ma non spedita; "
-                    "la spedisce il calendario trimestrale, o un'esecuzione con l'etichetta "
-                    f"{FORCE_TAG}=si"
-                )
-        context.log.info(f"{profile.name} {quarter}: consegna {status}")
-        yield dg.MaterializeResult(
-            metadata={
-                "File scritto": str(result.path),
-                "sha256": result.sha256,
+        release = outcome.release
+        context.log.info(f"{profile.name} {quarter}: {outcome.message()}")
+        metadata: dict[str, object] = {
+            "Rilascio": release.release_seq,
+            "Stato": RELEASE_LABELS[release.status],
+            "File": release.workbook_path,
+            "sha256": release.sha256,
+            "Esito": outcome.message(),
+        }
+        if outcome.export is not None:
+            metadata |= {
                 "Verifica riservatezza": "superata",
-                "Soglia k": result.k,
-                "Celle mostrate": result.cells_shown,
-                "Celle riservate (c)": result.cells_suppressed,
-                "Consegna": status,
-                "Dettaglio consegna": detail,
+                "Soglia k": outcome.export.k,
+                "Celle mostrate": outcome.export.cells_shown,
+                "Celle riservate (c)": outcome.export.cells_suppressed,
+                "Celle riviste (r)": outcome.export.cells_revised,
+                "Da fare": (
+                    "approvare il rilascio (job approva_rilascio con le etichette "
+                    f"lavoro/trimestre={quarter} e lavoro/approvato_da=<nome>, oppure "
+                    f"`lavoro approva {profile.name} {quarter}`): solo allora viene spedito"
+                ),
             }
-        )
+        yield dg.MaterializeResult(metadata=metadata)
         yield dg.AssetCheckResult(
             check_name=AUDIT_CHECK,
             passed=True,
             description=(
-                f"Verifica superata: ogni cella riservata resta incerta di almeno {result.k}."
+                f"Verifica superata: ogni cella riservata resta incerta di almeno {profile.k}."
+                if outcome.is_new
+                else "Nessun nuovo rilascio: i dati sono quelli del rilascio già approvato."
             ),
         )
 
@@ -165,7 +156,10 @@ export_assets = [build_export_asset(p) for p in load_profiles().values()]
 quarterly_job = dg.define_asset_job(
     "invio_trimestrale",
     selection=dg.AssetSelection.assets(*[a.key for a in export_assets]),
-    description="Costruisce e invia le cartelle di lavoro dei finanziatori per un trimestre.",
+    description=(
+        "Costruisce i rilasci candidati delle cartelle di lavoro dei finanziatori per un "
+        "trimestre: partono solo dopo l'approvazione (job approva_rilascio)."
+    ),
 )
 
 
@@ -182,7 +176,8 @@ def export_day() -> int:
     execution_timezone="Europe/Rome",
     description=(
         "Ogni trimestre, il giorno LAVORO_EXPORT_DAY (predefinito 15) del mese dopo la fine "
-        "del trimestre, costruisce e invia le cartelle di lavoro del trimestre appena chiuso."
+        "del trimestre, costruisce i rilasci candidati del trimestre appena chiuso; il "
+        "referente li approva (job approva_rilascio o `lavoro approva`) e solo allora partono."
     ),
 )
 def quarterly_exports(context: dg.ScheduleEvaluationContext):
@@ -197,3 +192,62 @@ def previous_quarter(day: dt.date) -> str:
     """The quarter that ended before ``day``'s quarter began."""
     start_of_quarter = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
     return quarter_of(start_of_quarter - dt.timedelta(days=1))
+
+
+@dg.op(
+    name="approva_e_spedisci",
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Approva il rilascio candidato del trimestre (etichetta lavoro/trimestre) per ogni "
+        "profilo, o per quello dell'etichetta lavoro/profilo, a nome di chi è scritto "
+        "nell'etichetta lavoro/approvato_da, e lo spedisce una volta."
+    ),
+)
+def approve_release(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
+    tags = context.run.tags
+    quarter = tags.get(QUARTER_TAG, "").strip()
+    approver = tags.get(APPROVER_TAG, "").strip()
+    if not quarter or not approver:
+        raise dg.Failure(
+            description=(
+                "Per approvare servono le etichette (Launchpad → Edit tags) "
+                f"{QUARTER_TAG}=AAAA-Tn (per esempio 2025-Q4) e {APPROVER_TAG}=nome e cognome; "
+                f"facoltativa {PROFILE_TAG}=profilo (senza: tutti i profili)."
+            )
+        )
+    profiles = load_profiles()
+    wanted = tags.get(PROFILE_TAG, "").strip()
+    if wanted and wanted not in profiles:
+        raise dg.Failure(description=f"Profilo sconosciuto: {wanted} ({', '.join(profiles)})")
+    smtp = smtp_settings_from_env()
+    done = []
+    with warehouse.connect() as con:
+        for name, profile in profiles.items():
+            if wanted and name != wanted:
+                continue
+            try:
+                release, delivery = approve_and_send(con, profile, quarter, approver, smtp)
+            except ReleaseError as error:
+                if wanted:
+                    raise dg.Failure(description=str(error)) from None
+                context.log.warning(str(error))
+                continue
+            done.append(f"{release.label}: approvato da {approver}; {delivery.message}")
+            context.log.info(done[-1])
+        for name, profile in profiles.items():
+            for waiting in releases(con, name):
+                if waiting.status == "approved" and smtp is not None:
+                    send_approved(con, profile, waiting, smtp)
+    if not done:
+        raise dg.Failure(description=f"Nessun rilascio candidato da approvare per {quarter}.")
+
+
+@dg.job(
+    name="approva_rilascio",
+    description=(
+        "Approvazione del referente: approva e spedisce i rilasci candidati di un trimestre. "
+        f"Etichette: {QUARTER_TAG}, {APPROVER_TAG}, facoltativa {PROFILE_TAG}."
+    ),
+)
+def approval_job() -> None:
+    approve_release()

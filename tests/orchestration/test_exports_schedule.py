@@ -1,6 +1,6 @@
-"""The quarterly schedule builds each funder's workbook and delivers it by SMTP.
+"""The quarterly schedule builds each funder's candidate release; approved, it is mailed once.
 
-A real SMTP server (aiosmtpd) listens on localhost; the run goes through Dagster in
+A real SMTP server (aiosmtpd) listens on localhost; the runs go through Dagster in
 process, on a warehouse whose mart is a small synthetic one (no dbt needed here).
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import hashlib
 import socket
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from lavoro_debole.orchestration.export_assets import (
+    approval_job,
     export_assets,
     indicator_published,
     previous_quarter,
@@ -65,12 +67,12 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     con.execute("create table marts.indicator_values as select * from mart")
     con.execute(
         "create table ops.ingest_files (feed varchar, sender varchar, status varchar, "
-        "coverage_start date, coverage_end date)"
+        "coverage_start date, coverage_end date, received_seq integer)"
     )
     con.execute(
         "insert into ops.ingest_files values "
-        "('sportello', 'Sportello', 'loaded', '2024-10-01', '2024-10-31'), "
-        "('provincia_co', 'Provincia', 'loaded', null, '2024-12-31')"
+        "('sportello', 'Sportello', 'loaded', '2024-10-01', '2024-10-31', 1), "
+        "('provincia_co', 'Provincia', 'loaded', null, '2024-12-31', 2)"
     )
     con.close()
     return tmp_path
@@ -97,32 +99,40 @@ def _instance_with_quarter(quarter: str = "2024-Q4") -> dg.DagsterInstance:
     return instance
 
 
-def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, smtp):
+def _releases(warehouse: Path) -> list[tuple]:
+    con = duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select profile, release_seq, status, approved_by, cells_revised, sha256,"
+            " workbook_path from ops.releases order by profile, release_seq"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _attachments(messages) -> dict[str, bytes]:
+    found = {}
+    for message in messages:
+        for part in message.walk():
+            if part.get_filename():
+                found[part.get_filename()] = part.get_payload(decode=True)
+    return found
+
+
+def test_the_schedule_builds_candidates_and_only_an_approved_release_is_mailed_once(
+    warehouse: Path, smtp
+):
     instance = _instance_with_quarter()
     defs = dg.Definitions(
         assets=[indicator_published, *export_assets],
-        jobs=[quarterly_job],
+        jobs=[quarterly_job, approval_job],
         resources={"warehouse": WarehouseResource()},
     )
     job = defs.resolve_job_def("invio_trimestrale")
+    approve = defs.resolve_job_def("approva_rilascio")
     scheduled = {"dagster/schedule_name": "quarterly_exports"}  # as the daemon tags it
     result = job.execute_in_process(instance=instance, partition_key="2024-Q4", tags=scheduled)
     assert result.success
-
-    workbooks = sorted((warehouse / "exports").rglob("*.xlsx"))
-    assert [p.name for p in workbooks] == [
-        "lavoro_debole_cassa_ammende_2024-Q4.xlsx",
-        "lavoro_debole_regione_lombardia_2024-Q4.xlsx",
-    ]
-    assert len(smtp.messages) == 2
-    attachments = {}
-    for message in smtp.messages:
-        for part in message.walk():
-            if part.get_filename():
-                attachments[part.get_filename()] = part.get_payload(decode=True)
-    for path in workbooks:
-        assert attachments[path.name] == path.read_bytes()
-
     checks = {
         (e.asset_key.to_user_string(), e.check_name): e.passed
         for e in result.get_asset_check_evaluations()
@@ -131,40 +141,94 @@ def test_scheduled_run_writes_and_delivers_each_workbook_once(warehouse: Path, s
         ("exports/cassa_ammende", "audit_riservatezza"): True,
         ("exports/regione_lombardia", "audit_riservatezza"): True,
     }
-
-    # The same partition again: not sent twice, recorded as skipped.
-    again = job.execute_in_process(instance=instance, partition_key="2024-Q4", tags=scheduled)
-    assert again.success
-    assert len(smtp.messages) == 2
-    # A manual run (Materialize all) rewrites the workbooks and sends nothing.
-    assert job.execute_in_process(instance=instance, partition_key="2024-Q4").success
-    assert len(smtp.messages) == 2
-    # Forced by the steward: sent again.
-    forced = job.execute_in_process(
-        instance=instance, partition_key="2024-Q4", tags={"lavoro/reinvia": "si"}
-    )
-    assert forced.success and len(smtp.messages) == 4
-
-    con = duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True)
-    statuses = con.execute(
-        "select profile, status, count(*) from ops.deliveries group by 1, 2 order by 1, 2"
-    ).fetchall()
-    assert statuses == [
-        ("cassa_ammende", "sent", 2),
-        ("cassa_ammende", "skipped", 1),
-        ("regione_lombardia", "sent", 2),
-        ("regione_lombardia", "skipped", 1),
+    # a candidate is built in exports/<profile>/<quarter>/1/ and nothing is mailed
+    workbooks = sorted((warehouse / "exports").rglob("*.xlsx"))
+    assert [p.relative_to(warehouse / "exports").as_posix() for p in workbooks] == [
+        "cassa_ammende/2024-Q4/1/lavoro_debole_cassa_ammende_2024-Q4.xlsx",
+        "regione_lombardia/2024-Q4/1/lavoro_debole_regione_lombardia_2024-Q4.xlsx",
     ]
+    assert smtp.messages == []
+    assert [r[:3] for r in _releases(warehouse)] == [
+        ("cassa_ammende", 1, "candidate"),
+        ("regione_lombardia", 1, "candidate"),
+    ]
+    # built again before approval: the candidate is replaced, same number, still no mail
+    assert job.execute_in_process(instance=instance, partition_key="2024-Q4").success
+    assert [r[:3] for r in _releases(warehouse)] == [
+        ("cassa_ammende", 1, "candidate"),
+        ("regione_lombardia", 1, "candidate"),
+    ]
+    assert len(sorted((warehouse / "exports").rglob("*.xlsx"))) == 2
+    assert smtp.messages == []
+
+    # approval without the approver's name is refused and sends nothing
+    refused = approve.execute_in_process(
+        instance=instance, tags={"lavoro/trimestre": "2024-Q4"}, raise_on_error=False
+    )
+    assert not refused.success and smtp.messages == []
+    approval = {"lavoro/trimestre": "2024-Q4", "lavoro/approvato_da": "Maria Referente"}
+    assert approve.execute_in_process(instance=instance, tags=approval).success
+    sent = _releases(warehouse)
+    assert [r[:4] for r in sent] == [
+        ("cassa_ammende", 1, "sent", "Maria Referente"),
+        ("regione_lombardia", 1, "sent", "Maria Referente"),
+    ]
+    assert len(smtp.messages) == 2
+    attachments = _attachments(smtp.messages)
+    for *_, sha, path in sent:
+        assert attachments[Path(path).name] == Path(path).read_bytes()
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
+
+    # approving again: nothing is waiting, nothing is mailed
+    again = approve.execute_in_process(instance=instance, tags=approval, raise_on_error=False)
+    assert not again.success and len(smtp.messages) == 2
+    # the schedule again on unchanged data: no new candidate, the sent files untouched
+    assert job.execute_in_process(
+        instance=instance, partition_key="2024-Q4", tags=scheduled
+    ).success
+    assert _releases(warehouse) == sent
+    for *_, sha, path in sent:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
+
+    # a late file changes a figure of the quarter: release 2, revised, approved, mailed;
+    # release 1 stays on disk as it was sent, superseded
+    con = duckdb.connect(str(warehouse / "warehouse.duckdb"))
+    con.execute(
+        "update marts.indicator_values set value = value + 7 where indicator_id = 'A1'"
+        " and period = '2024-Q4' and breakdown = 'totale'"
+    )
+    con.execute("insert into ops.ingest_files values ('sportello', 'S', 'loaded', null, null, 3)")
+    con.close()
+    assert job.execute_in_process(instance=instance, partition_key="2024-Q4").success
+    rebuilt = _releases(warehouse)
+    assert [r[:3] for r in rebuilt] == [
+        ("cassa_ammende", 1, "sent"),
+        ("cassa_ammende", 2, "candidate"),
+        ("regione_lombardia", 1, "sent"),
+        ("regione_lombardia", 2, "candidate"),
+    ]
+    assert all(r[4] >= 1 for r in rebuilt if r[1] == 2)
+    assert approve.execute_in_process(instance=instance, tags=approval).success
+    assert [r[:3] for r in _releases(warehouse)] == [
+        ("cassa_ammende", 1, "superseded"),
+        ("cassa_ammende", 2, "sent"),
+        ("regione_lombardia", 1, "superseded"),
+        ("regione_lombardia", 2, "sent"),
+    ]
+    assert len(smtp.messages) == 4
+    for *_, sha, path in sent:
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
 
 
-def test_without_smtp_the_workbook_is_written_and_delivery_skipped(warehouse: Path):
+def test_without_smtp_an_approved_release_waits_to_be_mailed(warehouse: Path):
+    instance = _instance_with_quarter()
     result = dg.materialize(
         [indicator_published, *export_assets],
         tags={"dagster/schedule_name": "quarterly_exports"},
         selection=[a.key for a in export_assets],
         partition_key="2024-Q4",
         resources={"warehouse": WarehouseResource()},
-        instance=_instance_with_quarter(),
+        instance=instance,
     )
     assert result.success
     metadata = {
@@ -173,6 +237,17 @@ def test_without_smtp_the_workbook_is_written_and_delivery_skipped(warehouse: Pa
         for m in [m.event_specific_data.materialization]
     }
     for profile in ("cassa_ammende", "regione_lombardia"):
-        assert metadata[f"exports/{profile}"]["Consegna"] == "non spedita"
-        assert "posta non configurata" in metadata[f"exports/{profile}"]["Dettaglio consegna"]
-        assert Path(metadata[f"exports/{profile}"]["File scritto"]).is_file()
+        assert metadata[f"exports/{profile}"]["Stato"] == "candidato (da approvare)"
+        assert Path(metadata[f"exports/{profile}"]["File"]).is_file()
+    approval = {"lavoro/trimestre": "2024-Q4", "lavoro/approvato_da": "Maria Referente"}
+    defs = dg.Definitions(jobs=[approval_job], resources={"warehouse": WarehouseResource()})
+    assert (
+        defs.resolve_job_def("approva_rilascio")
+        .execute_in_process(instance=instance, tags=approval)
+        .success
+    )
+    assert [r[2] for r in _releases(warehouse)] == ["approved", "approved"]
+    con = duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True)
+    messages = [r[0] for r in con.execute("select message from ops.deliveries").fetchall()]
+    con.close()
+    assert len(messages) == 2 and all("posta non configurata" in m for m in messages)

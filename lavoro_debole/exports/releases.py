@@ -183,10 +183,7 @@ def release_cells(shown: pd.DataFrame, earlier: pd.DataFrame) -> pd.DataFrame:
         _same(merged["shown"].to_numpy(), merged["previous_shown"].to_numpy())
         & _same(merged["numerator"].to_numpy(), merged["previous_numerator"].to_numpy())
         & _same(merged["denominator"].to_numpy(), merged["previous_denominator"].to_numpy())
-        & (
-            merged["suppressed"].to_numpy()
-            == merged["previous_suppressed"].fillna(False).to_numpy()
-        )
+        & (merged["suppressed"].to_numpy() == merged["previous_suppressed"].eq(True).to_numpy())
     )
     merged["revised"] = known & ~same
     return merged.drop(columns=["previous_numerator", "previous_denominator"])

@@ -498,6 +498,9 @@ class FileIngestor:
         except FileRefused as refused:
             outcome.status = "rejected"
             outcome.error = str(refused)
+            if outcome.reference_date is None:
+                # the period its name states: a later file of that period replaces it
+                self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
             self._record(outcome, [], [])
             log.warning("%s: file %s refused: %s", self.feed.name, file_name, refused)
             return outcome

@@ -16,6 +16,7 @@ from lavoro_debole.ingest.expected_senders import (
     read_expected_senders,
 )
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
+from lavoro_debole.ingest.problems import OpenProblem, open_problems
 from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
@@ -79,27 +80,36 @@ def _file_lines(outcomes: list[FileOutcome]) -> str:
     return "\n".join(lines)
 
 
-def _rejection_check(feed: Feed, outcomes: list[FileOutcome]) -> dg.AssetCheckResult:
-    threshold = max_rejected_share()
+def _rejection_check(
+    feed: Feed, problems: list[OpenProblem], outcomes: list[FileOutcome], threshold: float
+) -> dg.AssetCheckResult:
+    """Red while any of the feed's files has an open problem, whichever run brought it."""
+    new = {o.file_name for o in outcomes}
     worrying = []
-    for o in outcomes:
-        if o.status == "rejected":
-            worrying.append(f"- {o.file_name}: file rifiutato per intero ({o.error})")
-        elif o.rows_data and o.rows_rejected / o.rows_data > threshold:
-            share = 100 * o.rows_rejected / o.rows_data
+    for p in problems:
+        when = "; arrivato in questa esecuzione" if p.file_name in new else ""
+        if p.status == "rejected":
+            worrying.append(f"- {p.file_name}: file rifiutato per intero ({p.error}){when}")
+        else:
+            share = 100 * p.rows_rejected / p.rows_data
             worrying.append(
-                f"- {o.file_name}: {o.rows_rejected} righe scartate su {o.rows_data} "
-                f"({share:.0f}%); riepilogo per il partner: feedback/{feed.name}/{o.feedback_file}"
+                f"- {p.file_name}: {p.rows_rejected} righe scartate su {p.rows_data} "
+                f"({share:.0f}%); riepilogo per il partner: "
+                f"feedback/{feed.name}/{p.feedback_file}{when}"
             )
     if worrying:
         description = (
-            "Alcuni file di questo invio hanno troppe righe scartate o sono stati rifiutati. "
-            "Cosa fare: inviare al partner il riepilogo indicato (elenca riga, colonna e "
-            "motivo) e chiedere il file corretto; poi metterlo nella cartella di arrivo.\n"
-            + "\n".join(worrying)
+            "File di questo flusso con troppe righe scartate o rifiutati, non ancora "
+            "sostituiti da un file corretto dello stesso mittente. Cosa fare: inviare al "
+            "partner il riepilogo indicato (elenca riga, colonna e motivo) e chiedere il file "
+            "corretto; poi metterlo nella cartella di arrivo. Il controllo resta rosso finché "
+            "il file corretto non arriva.\n" + "\n".join(worrying)
         )
     else:
-        description = f"Nessun file nuovo supera la soglia del {threshold:.0%} di righe scartate."
+        description = (
+            f"Nessun file del flusso supera la soglia del {threshold:.0%} di righe scartate "
+            "o è rifiutato senza un file corretto arrivato dopo."
+        )
     return dg.AssetCheckResult(
         check_name="righe_scartate",
         passed=not worrying,
@@ -179,7 +189,10 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 "righe_scartate",
                 asset=key,
-                description="Nessun file nuovo ha troppe righe scartate o è stato rifiutato.",
+                description=(
+                    "Nessun file del flusso ha troppe righe scartate o è rifiutato senza "
+                    "che un file corretto dello stesso mittente l'abbia sostituito."
+                ),
             ),
             dg.AssetCheckSpec(
                 "conservazione_righe",
@@ -209,6 +222,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 [feed.name],
             ).fetchone()
             conservation = _conservation_check(con, feed)
+            problems = open_problems(con, feed.name, max_rejected_share())
         for o in outcomes:
             context.log.info(
                 f"{o.file_name}: {o.status}, caricate {o.rows_loaded}, scartate {o.rows_rejected}, "
@@ -241,7 +255,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 "Totale righe saltate": int(totals[3]),
             },
         )
-        yield _rejection_check(feed, outcomes)
+        yield _rejection_check(feed, problems, outcomes, max_rejected_share())
         yield conservation
 
     return _ingest

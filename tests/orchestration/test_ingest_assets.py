@@ -98,3 +98,44 @@ def test_reference_list_and_ingest_log(data_dir: Path):
     assert con.execute("select * from raw.reference_cooperative_sociali").fetchall() == [
         ("Coop Alfa", "01397160985")
     ]
+
+
+def test_an_open_problem_stays_red_until_the_same_sender_replaces_the_file(data_dir: Path):
+    bad = [
+        ["Ufficio di Piano di Lodi"],
+        HEADER,
+        [CF_MARIO, "Detenuto", d("01/02/2024"), None, ""],
+        [wrong_check(CF_ANNA), "Detenuto", d("01/04/2024"), None, ""],
+    ]
+    inbox = data_dir / "inbox" / "servizi_sociali"
+    write_xlsx(inbox / "UdP_Lodi_casi_2024_S1.xlsx", {"Casi": bad})
+    asset = build_ingest_asset(FEEDS["servizi_sociali"])
+
+    def check():
+        result = materialize(asset)
+        assert result.success
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}["righe_scartate"]
+
+    first = check()
+    assert first.passed is False
+    assert "UdP_Lodi_casi_2024_S1.xlsx: 1 righe scartate su 2" in first.description
+    assert "arrivato in questa esecuzione" in first.description
+    # a run with nothing new: still red, naming the same file
+    again = check()
+    assert again.passed is False
+    assert "UdP_Lodi_casi_2024_S1.xlsx: 1 righe scartate su 2" in again.description
+    assert "arrivato in questa esecuzione" not in again.description
+    # another sender's file (Casalpusterlengo) replaces nothing of Lodi's
+    good = [HEADER, [CF_MARIO, "Detenuto", d("01/02/2024"), None, ""]]
+    write_xlsx(
+        inbox / "UdP_Casalpusterlengo_casi_2024_S1.xlsx",
+        {"Casi": [["Ufficio di Piano di Casalpusterlengo"], *good]},
+    )
+    assert check().passed is False
+    # Lodi's corrected file for the same half-year: green
+    write_xlsx(
+        inbox / "UdP_Lodi_casi_2024_S1_rettifica.xlsx",
+        {"Casi": [["Ufficio di Piano di Lodi"], *good]},
+    )
+    fixed = check()
+    assert fixed.passed is True, fixed.description

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from lavoro_debole.ingest.pipeline import inbox_files, sha256_of
 
 
@@ -60,3 +62,40 @@ def look(inbox_dir: Path, feeds: list[str], state: WatchState) -> list[ReadyFile
             ready.append(ReadyFile(feed, path, sha))
     state.sizes = seen_now
     return ready
+
+
+class WarehouseBusy(Exception):
+    """The warehouse is open for writing: whether a file is new cannot be told now."""
+
+
+def not_yet_ingested(
+    warehouse_path: Path, inbox_dir: Path, ready: list[ReadyFile]
+) -> list[ReadyFile]:
+    """The ready files the warehouse has not processed yet (same feed, name and content).
+
+    On the UI's first start the watcher has no memory and finds every file of the inbox
+    ready; those already loaded must not launch a run (it would rebuild everything and
+    turn every failed check green). Raises :class:`WarehouseBusy` while a run holds the
+    warehouse: the sensor then looks again at its next tick.
+    """
+    if not ready or not warehouse_path.exists():
+        return ready
+    try:
+        con = duckdb.connect(str(warehouse_path), read_only=True)
+    except duckdb.Error:
+        raise WarehouseBusy(str(warehouse_path)) from None
+    try:
+        try:
+            known = set(
+                con.execute("select feed, file_name, file_sha256 from ops.ingest_files").fetchall()
+            )
+        except duckdb.CatalogException:
+            return ready  # a warehouse with no ingest log yet
+    finally:
+        con.close()
+    return [
+        item
+        for item in ready
+        if (item.feed, item.path.relative_to(inbox_dir / item.feed).as_posix(), item.sha256)
+        not in known
+    ]

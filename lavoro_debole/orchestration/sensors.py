@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from lavoro_debole.ingest.inbox_watch import WatchState, look
+from lavoro_debole.ingest.inbox_watch import WarehouseBusy, WatchState, look, not_yet_ingested
 from lavoro_debole.orchestration.ingest_assets import raw_asset_keys
 from lavoro_debole.orchestration.partitions import QUARTERS, complete_quarters, missing_quarters
 from lavoro_debole.schemas import FEEDS
@@ -66,6 +66,11 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     settings = load_settings()
     state = WatchState.from_json(json.loads(context.cursor) if context.cursor else None)
     ready = look(settings.inbox_dir, list(FEEDS), state)
+    try:
+        ready = not_yet_ingested(settings.warehouse_path, settings.inbox_dir, ready)
+    except WarehouseBusy:
+        # a run is writing: the cursor stays as it was, so the same files are ready again
+        return dg.SensorResult(skip_reason="Il magazzino è in uso: riprovo al prossimo giro.")
     context.update_cursor(json.dumps(state.to_json()))
     # A quarter becomes a partition of the workbooks once it is complete by the cut-off.
     quarters = missing_quarters(context.instance, complete_quarters(settings.cutoff))

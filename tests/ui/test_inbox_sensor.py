@@ -149,3 +149,50 @@ def test_each_quarter_complete_by_the_cutoff_becomes_a_workbook_partition(
     assert look_with("2023-08-20") == []  # known: not asked again
     assert look_with("2024-03-31") == ["2023-Q3", "2023-Q4", "2024-Q1"]
     assert instance.get_dynamic_partitions("trimestri")[-1] == "2024-Q1"
+
+
+def test_the_first_start_on_a_loaded_inbox_launches_no_run(repository, data_dir, delivery):
+    """The sensor has no memory on the UI's first start: files the warehouse already
+    processed are not new (a run for them would rebuild everything and turn every red
+    check green); a file that arrives afterwards still starts its run."""
+    import duckdb
+
+    from lavoro_debole.ingest.pipeline import ingest_feed
+
+    shutil.copytree(delivery / "inbox" / "cfp", data_dir / "inbox" / "cfp")
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    outcomes = ingest_feed(
+        con,
+        "cfp",
+        data_dir / "inbox",
+        key=b"sensor-test-key-0123456789abcdef0123",
+        feedback_dir=data_dir / "feedback",
+    )
+    con.close()
+    assert outcomes
+    first = tick(repository, None)
+    second = tick(repository, first.cursor)
+    assert second.run_requests == []
+    assert tick(repository, second.cursor).run_requests == []
+
+    source = sorted((delivery / "inbox" / "sportello").iterdir())[0]
+    (data_dir / "inbox" / "sportello").mkdir()
+    shutil.copyfile(source, data_dir / "inbox" / "sportello" / source.name)
+    seen = tick(repository, second.cursor)
+    [run] = tick(repository, seen.cursor).run_requests
+    assert run.tags["lavoro/flussi"] == "sportello" and run.tags["lavoro/file_nuovi"] == "1"
+
+
+def test_while_a_run_writes_the_warehouse_the_sensor_waits(repository, data_dir, delivery):
+    import duckdb
+
+    shutil.copytree(delivery / "inbox" / "cfp", data_dir / "inbox" / "cfp")
+    cursor = tick(repository, None).cursor
+    writer = duckdb.connect(str(data_dir / "warehouse.duckdb"))  # a run holding it
+    try:
+        busy = tick(repository, cursor)
+        assert busy.run_requests == [] and "in uso" in busy.skip_message
+    finally:
+        writer.close()
+    [run] = tick(repository, cursor).run_requests  # the same look, once it is free
+    assert run.tags["lavoro/flussi"] == "cfp"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+
 Kind = Literal["count", "company", "rate", "median", "quality"]
 
 TOTAL = "totale"
@@ -284,15 +286,32 @@ FEED_NAMES: dict[str, str] = {
     "imprese": "Rete delle imprese",
 }
 
-#: Breakdowns whose categories need not add up to the total, for the notes sheet.
-NON_ADDITIVE_NOTES: tuple[str, ...] = (
-    "Persone in formazione (B1) per area professionale e per sede: una persona può "
-    "frequentare più corsi nello stesso periodo.",
-    "Imprese contattate (F1) per associazione: un'impresa può aderire a più associazioni "
-    "o essere contattata tramite più associazioni.",
-    "Imprese disponibili (F2) per forme disponibili: un'impresa può dichiararsi "
-    "disponibile a più forme di inserimento.",
-)
+
+def non_additive_breakdowns(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    """(indicator, breakdown) pairs whose categories do not add up to the total in some
+    period of the mart: one unit in two categories (a person with two contracts, a course
+    in two places, a company in two associations). Read from the data, so a breakdown that
+    becomes non-additive is noted without anyone listing it; counts are compared by value,
+    rates by numerator and denominator, for the cells before disclosure control."""
+    laid_out = ~frame["indicator_id"].astype(str).str.startswith("Q")
+    cells = frame[laid_out & (frame["breakdown"] != TOTAL)]
+    totals = frame[frame["breakdown"] == TOTAL].set_index(["indicator_id", "period"])
+    found: set[tuple[str, str]] = set()
+    for (ind, period, bd), group in cells.groupby(["indicator_id", "period", "breakdown"]):
+        if (ind, bd) in found or (ind, period) not in totals.index:
+            continue
+        total = totals.loc[(ind, period)]
+        if isinstance(total, pd.DataFrame):
+            total = total.iloc[0]
+        columns = ("numerator", "denominator") if pd.notna(total.get("denominator")) else ("value",)
+        for column in columns:
+            whole = total.get(column)
+            if pd.isna(whole):
+                continue
+            if abs(float(group[column].fillna(0).sum()) - float(whole)) > 1e-9:
+                found.add((ind, bd))
+                break
+    return found
 
 
 def indicator_info(indicator_id: str) -> IndicatorInfo:

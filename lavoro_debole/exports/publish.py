@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lavoro_debole.exports.audit import AuditResult, audit_universe
-from lavoro_debole.exports.catalogue import TOTAL
+from lavoro_debole.exports.catalogue import TOTAL, non_additive_breakdowns
 from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
 from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
@@ -225,6 +225,7 @@ def build_funder_export(
         indicators=profile.indicators,
         breakdowns=profile.breakdowns,
         revisions=_revisions(cells, reasons),
+        non_additive=frozenset(non_additive_breakdowns(frame)),
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)

@@ -41,7 +41,6 @@ from lavoro_debole.exports.catalogue import (
     GROUPS,
     HEADLINES,
     INDICATORS,
-    NON_ADDITIVE_NOTES,
     TOTAL,
     group_of,
     indicator_info,
@@ -52,6 +51,9 @@ SUPPRESSED = "c"
 NOT_COMPUTABLE = "–"
 NOT_YET = "n.o."
 REVISED_MARK = " r"
+UNRELIABLE_MARK = " u"
+"""Beside a rate whose denominator is below :data:`RELIABLE_DENOMINATOR`."""
+RELIABLE_DENOMINATOR = 20
 """Beside a value that an earlier release showed differently (as Eurostat's ``r``)."""
 
 FMT_COUNT = "#,##0"
@@ -94,6 +96,8 @@ class WorkbookContext:
     breakdowns: tuple[str, ...]
     #: cells this release shows differently from an earlier release of the profile
     revisions: tuple[Revision, ...] = ()
+    #: (indicator, breakdown) whose categories do not add up to the total in the data
+    non_additive: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,14 @@ class _Writer:
     ) -> Cell:
         row = self.rows.get(key)
         mark = REVISED_MARK if key in self.revised else ""
+        if (
+            row is not None
+            and fld == "value"
+            and fmt != FMT_COUNT
+            and pd.notna(row[6])
+            and 0 < row[6] < RELIABLE_DENOMINATOR
+        ):
+            mark += UNRELIABLE_MARK
         if row is None:
             cell = put(ws, r, c, NOT_COMPUTABLE, alignment=_RIGHT, **style)
         elif row[9]:
@@ -277,7 +289,7 @@ class _Writer:
                 if mark:
                     # the flag beside the value, in the cell's own number format: the cell
                     # stays a number for anyone who computes with it
-                    fmt = f'{fmt}" {REVISED_MARK.strip()}"'
+                    fmt = f'{fmt}"{mark}"'
                 cell = put(ws, r, c, value, number_format=fmt, **style)
         self._record(ws, key, fld, cell)
         return cell
@@ -631,22 +643,33 @@ class _Writer:
                     "chi chiede una soglia più alta vede qualche cella riservata in più.",
                 ],
             ),
-            (
-                "Disaggregazioni che non si sommano al totale",
-                list(NON_ADDITIVE_NOTES),
-            ),
+            ("Disaggregazioni che non si sommano al totale", self._non_additive_notes()),
             (
                 "Percentuali e intervalli di confidenza",
                 [
                     "Le percentuali sono mostrate con un decimale, accanto al numeratore e al "
                     "denominatore, con l'intervallo di confidenza al 95% di Wilson: con numeri "
                     "piccoli una percentuale è molto incerta.",
+                    f"«{UNRELIABLE_MARK.strip()}» accanto a una percentuale: poco affidabile, "
+                    f"il denominatore è inferiore a {RELIABLE_DENOMINATOR}. "
+                    f"«{REVISED_MARK.strip()}»: valore rivisto rispetto a un rilascio già "
+                    "inviato (foglio Revisioni).",
                     f"«{NOT_COMPUTABLE}»: non calcolabile (nessun caso nel denominatore). "
                     f"«{NOT_YET}»: non ancora osservabile (D4, D5: non sono ancora trascorsi "
                     "6 o 12 mesi dalla fine del periodo).",
                 ],
             ),
         ]
+        paragraphs.append(
+            (
+                "Che cosa misurano questi dati",
+                [
+                    "Sono dati di monitoraggio del programma, non una valutazione d'impatto: "
+                    "non c'è un gruppo di confronto, perciò non dicono quanto dei risultati "
+                    "sia dovuto al programma."
+                ],
+            )
+        )
         for title, lines in paragraphs:
             put(ws, r, 1, title, font=Font(bold=True, color=_BLUE, size=12))
             r += 1
@@ -660,6 +683,33 @@ class _Writer:
         r = self._rate_table(ws, r, "Q3")
         _print_ready(ws, "1:3", {1: 26, 2: 30} | {c: 13 for c in range(3, NOTE_LAST_COL + 1)})
         ws.freeze_panes = "A4"
+
+    def _non_additive_notes(self) -> list[str]:
+        """One line per breakdown of this workbook whose categories do not add up (from
+        the data), and one on years of persons, which are not the sum of their quarters."""
+        lines = []
+        for ind in self.ctx.indicators:
+            for bd in INDICATORS[ind].breakdowns if ind in INDICATORS else ():
+                if (ind, bd) in self.ctx.non_additive and bd in self.ctx.breakdowns:
+                    lines.append(
+                        f"{INDICATORS[ind].name} ({ind}) per "
+                        f"{BREAKDOWN_LABELS.get(bd, bd).lower()}: la stessa persona o unità "
+                        "può rientrare in più categorie nello stesso periodo, perciò la somma "
+                        "delle categorie può superare il totale."
+                    )
+        yearly = [p for p in self.ctx.periods if len(p) == 4]
+        persons = [
+            i
+            for i in self.ctx.indicators
+            if indicator_info(i).kind == "count" and not indicator_info(i).quarter_additive
+        ]
+        if yearly and persons:
+            names = ", ".join(f"{INDICATORS[i].name} ({i})" for i in persons)
+            lines.append(
+                f"{names}: il dato dell'anno conta ogni persona una volta sola, anche se è "
+                "seguita in più trimestri; non è la somma dei trimestri."
+            )
+        return lines or ["Nessuna: in questa cartella ogni disaggregazione si somma al totale."]
 
     @staticmethod
     def _wrapped(ws: Worksheet, r: int, col: int, text: str, chars: int) -> None:

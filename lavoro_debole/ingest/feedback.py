@@ -30,6 +30,8 @@ SEVERITY_LABELS = {"error": "Riga scartata", "warning": "Valore ignorato (riga c
 WIDTHS = (16, 8, 28, 30, 70, 28)
 MAX_NAME_BYTES = 255
 """The longest file name (in bytes) of the usual filesystems (ext4, XFS, NTFS, APFS)."""
+EXCEL_CELL_CHARS = 32_000
+"""Under Excel's 32,767 characters per cell (the values come already cut shorter)."""
 _UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f\\/:*?\"<>|\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -44,7 +46,7 @@ def feedback_path(feed_dir: Path, file_name: str, sha256: str) -> Path:
 
 
 def _text_cell(sheet, value: str, style: dict | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=visible_text(value))
+    cell = WriteOnlyCell(sheet, value=visible_text(value, EXCEL_CELL_CHARS))
     cell.data_type = "s"  # "=1+1" is shown, never evaluated
     for name, setting in (style or {}).items():
         setattr(cell, name, setting)
@@ -106,7 +108,7 @@ def write_feedback_workbook(
         )
         row = []
         for value in values:
-            cell = WriteOnlyCell(sheet, value=visible_text(str(value)))
+            cell = WriteOnlyCell(sheet, value=visible_text(value, EXCEL_CELL_CHARS))
             cell.data_type = "s"
             cell._style = copy(style)
             row.append(cell)

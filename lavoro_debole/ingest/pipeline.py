@@ -496,12 +496,16 @@ class FileIngestor:
         (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
         new_files = []
+        outcomes = []
         for path in inbox_files(feed_dir):
             file_name = safe_file_name(path.relative_to(feed_dir).as_posix())
-            sha = sha256_of(path)
+            try:
+                sha = sha256_of(path)
+            except OSError as exc:
+                outcomes.append(self._unreadable(file_name, exc))
+                continue
             if not store.known_file(self.con, self.feed.name, file_name, sha):
                 new_files.append((path, file_name, sha))
-        outcomes = []
         with store.one_checkpoint(self.con), _collector_paused(), _ReadAhead() as ahead:
             self._read_ahead = ahead
             try:
@@ -514,6 +518,24 @@ class FileIngestor:
             finally:
                 self._read_ahead = None
         return outcomes
+
+    def _unreadable(self, file_name: str, exc: OSError) -> FileOutcome:
+        """A file that cannot even be opened (no permission): said, not recorded, so
+        that the next run tries it again; the other files go on."""
+        failure = type(exc).__name__
+        log.warning(
+            "%s: file %s cannot be opened (%s): tried again next run",
+            self.feed.name,
+            file_name,
+            failure,
+        )
+        return FileOutcome(
+            self.feed.name,
+            file_name,
+            "",
+            status="rejected",
+            error=f"file non apribile ({failure}): sarà riprovato alla prossima elaborazione",
+        )
 
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
         """Ingest one file; None when this very file was already processed."""
@@ -667,7 +689,9 @@ class FileIngestor:
                 if name not in part.header.columns
             ]
             if missing:
-                where = f"foglio '{part.sheet.name}', " if part.sheet.name else ""
+                where = (
+                    f"foglio '{visible_text(part.sheet.name, 100)}', " if part.sheet.name else ""
+                )
                 raise FileRefused(
                     f"{where}riga {part.header.row_index + 1}: manca la colonna obbligatoria "
                     + ", ".join(f"'{m}'" for m in missing)

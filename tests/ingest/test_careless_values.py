@@ -263,7 +263,7 @@ def test_a_phone_number_as_year_of_birth_is_out_of_range_not_a_crash(con, data_d
     ]
     shown = feedback_rows(data_dir, outcome.feedback_file)
     assert [r[3] for r in shown] == [str(phone), "3.331.234.567", "-2147483649"]
-    assert_not_shown(con, logs, str(phone), "3.331.234.567", "333")
+    assert_not_shown(con, logs, str(phone), "3.331.234.567", "2147483649")
 
 
 @pytest.mark.parametrize("fmt", ["ods", "csv", "xlsx"])
@@ -477,3 +477,31 @@ def test_odd_file_names_are_stored_safely_and_recognised_again(
     assert title == f"Righe non caricate del file: {stored}"
     assert all("\n" not in r.getMessage() for r in logs.records)
     assert run(con, data_dir) == []  # the same file is recognised on the next run
+
+
+def test_a_file_that_cannot_be_opened_is_said_and_tried_again(con, data_dir, logs, monkeypatch):
+    locked = write_file(data_dir, "csv", [HEADER, GOOD], stem="bloccato")
+    write_file(data_dir, "csv", [HEADER, GOOD_TOO], stem="libero")
+    real_sha = pipeline.sha256_of
+
+    def no_permission(path):
+        if path == locked:
+            raise PermissionError(errno.EACCES, f"Permission denied: {CF_MARIO}")
+        return real_sha(path)
+
+    monkeypatch.setattr(pipeline, "sha256_of", no_permission)
+    outcomes = run(con, data_dir)
+    assert [(o.file_name, o.status) for o in outcomes] == [
+        ("bloccato_2024_02.csv", "rejected"),
+        ("libero_2024_02.csv", "loaded"),
+    ]
+    assert "PermissionError" in outcomes[0].error
+    assert [r[0] for r in ingest_files(con)] == ["libero_2024_02.csv"]  # not recorded
+    assert_not_shown(con, logs, CF_MARIO, "Permission denied")
+    monkeypatch.setattr(pipeline, "sha256_of", real_sha)
+    [again] = run(con, data_dir)  # readable now: loaded
+    assert (again.file_name, again.status, again.rows_loaded) == (
+        "bloccato_2024_02.csv",
+        "loaded",
+        1,
+    )

@@ -424,17 +424,18 @@ def unusable_cells(values: pd.Series) -> pd.Series:
     if len(raw) == 0 or pd.api.types.infer_dtype(raw, skipna=True) in _NO_TEXT_KINDS:
         return pd.Series(kinds, index=values.index, dtype=object)
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    texts = [unique for unique in uniques if type(unique) is str]
+    # The common case in one C pass: no distinct text too long or holding a bad character
+    # (line feed joins them: it is allowed, so it cannot make a match of its own).
+    if not texts or (
+        max(map(len, texts)) <= MAX_TEXT_CHARS and _UNSHOWABLE.search("\n".join(texts)) is None
+    ):
+        return pd.Series(kinds, index=values.index, dtype=object)
     verdicts = np.full(len(uniques) + 1, None, dtype=object)  # the last slot: a null
-    found = False
     for index, unique in enumerate(uniques):
         if isinstance(unique, str):
-            verdict = unusable_text(unique)
-            if verdict is not None:
-                verdicts[index] = verdict
-                found = True
-    if found:
-        kinds = verdicts[codes]
-    return pd.Series(kinds, index=values.index, dtype=object)
+            verdicts[index] = unusable_text(unique)
+    return pd.Series(verdicts[codes], index=values.index, dtype=object)
 
 
 _NO_TEXT_KINDS = frozenset(

@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 import duckdb
 import openpyxl
 import pytest
+import xlwt
 from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
@@ -136,10 +137,25 @@ def write_ods(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
+def write_xls(path: Path, rows: list[list[object]]) -> Path:
+    """Excel 97-2003 (BIFF strings hold any character)."""
+    workbook = xlwt.Workbook()
+    sheet = workbook.add_sheet("Contatti")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.write(r, c, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(str(path))
+    return path
+
+
 def write_file(data_dir: Path, fmt: str, rows: list[list[object]], stem: str = "contatti") -> Path:
     path = data_dir / "inbox" / "sportello" / f"{stem}_2024_02.{fmt}"
     if fmt == "xlsx":
         return write_excel_xlsx(path, rows)
+    if fmt == "xls":
+        return write_xls(path, rows)
     if fmt == "ods":
         return write_ods(path, rows)
     return write_csv(path, rows, encoding="utf-8")
@@ -181,10 +197,10 @@ def assert_not_shown(con, logs: pytest.LogCaptureFixture, *values: str) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "csv"])
 def test_control_characters_reject_or_warn_the_row_and_are_shown_escaped(con, data_dir, logs, fmt):
     # NUL in a CSV is the reader's business (a text file with NULs is not taken as one).
-    nul = "\x00" if fmt == "xlsx" else "\x08"
+    nul = "\x08" if fmt == "csv" else "\x00"
     rows = [
         HEADER,
         GOOD,
@@ -231,7 +247,7 @@ def test_control_characters_reject_or_warn_the_row_and_are_shown_escaped(con, da
     assert run(con, data_dir) == []  # recorded: the next run does not take it again
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "ods", "csv"])
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods", "csv"])
 def test_a_phone_number_as_year_of_birth_is_out_of_range_not_a_crash(con, data_dir, logs, fmt):
     phone = 3331234567  # over INTEGER's 2,147,483,647
     rows = [
@@ -266,7 +282,7 @@ def test_a_phone_number_as_year_of_birth_is_out_of_range_not_a_crash(con, data_d
     assert_not_shown(con, logs, str(phone), "3.331.234.567", "2147483649")
 
 
-@pytest.mark.parametrize("fmt", ["ods", "csv", "xlsx"])
+@pytest.mark.parametrize("fmt", ["ods", "csv", "xlsx", "xls"])
 def test_odd_unicode_and_overlong_text_are_rejected_with_their_reason(con, data_dir, logs, fmt):
     long_text = "Richiesta " + "molto lunga " * 200  # 2,410 characters
     assert len(long_text) > MAX_TEXT_CHARS

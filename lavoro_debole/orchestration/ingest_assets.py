@@ -82,10 +82,15 @@ def _rejection_check(feed: Feed, outcomes: list[FileOutcome]) -> dg.AssetCheckRe
             worrying.append(f"- {o.file_name}: file rifiutato per intero ({o.error})")
         elif o.rows_data and o.rows_rejected / o.rows_data > threshold:
             share = 100 * o.rows_rejected / o.rows_data
+            summary = (
+                f"feedback/{feed.name}/{o.feedback_file}" if o.feedback_file else f"({o.error})"
+            )
             worrying.append(
                 f"- {o.file_name}: {o.rows_rejected} righe scartate su {o.rows_data} "
-                f"({share:.0f}%); riepilogo per il partner: feedback/{feed.name}/{o.feedback_file}"
+                f"({share:.0f}%); riepilogo per il partner: {summary}"
             )
+        elif o.status == "loaded" and o.error:  # its feedback workbook could not be written
+            worrying.append(f"- {o.file_name}: {o.error}")
     if worrying:
         description = (
             "Alcuni file di questo invio hanno troppe righe scartate o sono stati rifiutati. "

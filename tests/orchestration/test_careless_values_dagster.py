@@ -77,3 +77,29 @@ def test_no_value_nor_library_text_reaches_the_event_log(data_dir: Path, monkeyp
         assert value not in events
     for library_text in ("Conversion Error", "IllegalCharacterError", "Traceback"):
         assert library_text not in events
+
+
+def test_a_feedback_that_could_not_be_written_fails_the_check_saying_why(
+    data_dir: Path, monkeypatch
+):
+    """One bad row of 20 (under the 10% threshold), but its feedback was not written:
+    the steward is told, since the partner cannot be."""
+    rows = [HEADER] + [[str(100 + i), "01/02/2024", "Detenuto", "1980", ""] for i in range(19)]
+    rows.append(["200", "01/02/2024", "Boh", "1980", ""])
+    write_csv(data_dir / "inbox" / "sportello" / "contatti_2024_02.csv", rows, encoding="utf-8")
+    # The feedback folder is a file: a real failure of the writer.
+    (data_dir / "feedback").mkdir()
+    (data_dir / "feedback" / "sportello").write_text("not a folder")
+    result = dg.materialize(
+        [build_ingest_asset(FEEDS["sportello"])],
+        resources={"warehouse": WarehouseResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["righe_scartate"].passed is False
+    assert "riepilogo per il partner non scritto (FileExistsError)" in (
+        checks["righe_scartate"].description
+    )
+    assert checks["conservazione_righe"].passed is True

@@ -631,24 +631,27 @@ class FileIngestor:
             )
         except Exception as exc:
             failure = _FEEDBACK_FAILURES.get(getattr(exc, "errno", None), type(exc).__name__)
+            outcome.error = (
+                f"riepilogo per il partner non scritto ({failure}): le righe scartate sono "
+                "registrate in ops.rejected_rows"
+            )
+            log.error(
+                "%s: feedback for %s not written (%s)", self.feed.name, outcome.file_name, failure
+            )
         else:
             outcome.feedback_file = path.name
-            store.set_feedback(self.con, outcome.file_sha256, outcome.received_seq, path.name)
-            return
-        outcome.error = (
-            f"riepilogo per il partner non scritto ({failure}): le righe scartate sono "
-            "registrate; liberare spazio o sistemare la cartella e rielaborare il file"
-        )
-        log.error(
-            "%s: feedback for %s not written (%s)", self.feed.name, outcome.file_name, failure
-        )
+        # The file is recorded already: a failure to note this never records it twice.
         try:
             store.set_feedback(
-                self.con, outcome.file_sha256, outcome.received_seq, None, outcome.error
+                self.con,
+                outcome.file_sha256,
+                outcome.received_seq,
+                outcome.feedback_file,
+                outcome.error,
             )
         except duckdb.Error as exc:
             log.error(
-                "%s: the failed feedback of %s could not be noted (%s)",
+                "%s: the feedback of %s could not be noted in ops.ingest_files (%s)",
                 self.feed.name,
                 outcome.file_name,
                 type(exc).__name__,

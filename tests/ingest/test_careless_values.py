@@ -521,3 +521,19 @@ def test_a_file_that_cannot_be_opened_is_said_and_tried_again(con, data_dir, log
         "loaded",
         1,
     )
+
+
+def test_a_failure_noting_the_feedback_never_records_the_file_twice(
+    con, data_dir, logs, monkeypatch
+):
+    write_file(data_dir, "csv", [HEADER, GOOD, ["103", "03/02/2024", "Boh", "", "", ""]])
+
+    def broken(*args, **kwargs):
+        raise duckdb.ConstraintException(f"constraint on {CF_MARIO}")
+
+    monkeypatch.setattr(store, "set_feedback", broken)
+    [outcome] = run(con, data_dir)
+    assert (outcome.status, outcome.rows_loaded, outcome.rows_rejected) == ("loaded", 1, 1)
+    assert outcome.feedback_file is not None  # written, only not noted
+    assert [r[1] for r in ingest_files(con)] == ["loaded"]
+    assert_not_shown(con, logs, CF_MARIO)

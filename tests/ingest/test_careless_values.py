@@ -14,9 +14,11 @@ is optional (an invalid one is a warning), ``Richiesta principale`` is a label.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import logging
 import os
+import random
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -31,9 +33,10 @@ from odf.text import P
 from openpyxl.utils import get_column_letter
 
 from lavoro_debole.ingest import pipeline, store
-from lavoro_debole.ingest.readers import Sheet
-from lavoro_debole.ingest.values import MAX_TEXT_CHARS
-from lavoro_debole.schemas import REASONS
+from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
+from lavoro_debole.ingest.values import MAX_TEXT_CHARS, unusable_text
+from lavoro_debole.schemas import FEEDS, REASONS
+from lavoro_debole.synthetic import generate_inbox
 from tests.factories import CF_ANNA, CF_MARIO, KEY, PLANTED_CF, write_csv
 
 HEADER = ["ID contatto", "Data", "Tipo utente", "Anno nascita", "Richiesta principale", "CF"]
@@ -537,3 +540,98 @@ def test_a_failure_noting_the_feedback_never_records_the_file_twice(
     assert outcome.feedback_file is not None  # written, only not noted
     assert [r[1] for r in ingest_files(con)] == ["loaded"]
     assert_not_shown(con, logs, CF_MARIO)
+
+
+# --------------------------------------------------------------------------- anywhere
+
+HOSTILE = [
+    "x\x07",
+    "\x00",
+    "a\udc80",  # a broken decoder
+    "\ufffe",
+    "\u202e",
+    "y" * 5000,
+    3331234567,
+    -(2**63),
+    2**70,
+    1e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    True,
+    False,
+    dt.date(1, 1, 1),
+    dt.date(9999, 12, 31),
+    dt.datetime(2024, 1, 1, 12, 30),
+    dt.time(1, 2),
+    "=1+1",
+    "1" * 400,
+    -5,
+    0.5,
+    "💥" * 10,
+]
+
+
+def test_hostile_cells_anywhere_in_a_generated_inbox_never_crash_a_feed(
+    tmp_path, logs, monkeypatch
+):
+    """3% of the data cells of every file of a generated inbox replaced by a hostile
+    value (as a reader could give it): every feed ends, every file is recorded with
+    the status and data rows the generator made it with, each row loaded or rejected, nothing
+    unshowable stored past the door, every feedback workbook opens."""
+    manifest = generate_inbox(tmp_path, persons=40, seed=2)
+    expected = {(f.feed, f.path): (f.status, f.rows_data) for f in manifest.files}
+
+    rng = random.Random(9)
+    mutated: dict[Path, list[Sheet]] = {}
+    for feed in FEEDS.values():
+        for path in pipeline.inbox_files(tmp_path / "inbox" / feed.name):
+            sheets = []
+            try:
+                read = read_file(path)
+            except UnreadableFileError:
+                continue  # the generator's broken files stay broken
+            for sheet in read:
+                rows = [list(row) for row in sheet.rows]
+                match = pipeline._choose_entity(feed, sheet)
+                start = len(rows) if match is None else match[1].row_index + 1
+                for row in rows[start:]:
+                    for i, cell in enumerate(row):
+                        if cell is not None and rng.random() < 0.03:
+                            row[i] = rng.choice(HOSTILE)
+                sheets.append(Sheet(sheet.name, rows, sheet.hidden))
+            mutated[path] = sheets
+    monkeypatch.setattr(
+        pipeline, "read_file", lambda path: mutated[path] if path in mutated else read_file(path)
+    )
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    outcomes = {}
+    for feed in FEEDS:
+        for o in pipeline.ingest_feed(
+            con, feed, tmp_path / "inbox", key=KEY, feedback_dir=tmp_path / "feedback"
+        ):
+            outcomes[(feed, o.file_name)] = o
+    assert {k: (o.status, o.rows_data) for k, o in outcomes.items()} == expected
+    assert not any("imprevisto" in (o.error or "") for o in outcomes.values())
+    assert sum(o.rows_rejected for o in outcomes.values()) > 100  # the values did bite
+    for o in outcomes.values():
+        if o.status == "loaded":
+            assert o.rows_data == o.rows_loaded + o.rows_rejected
+            assert o.error is None
+    recorded = con.execute("select count(*) from ops.ingest_files").fetchone()[0]
+    assert recorded == len(outcomes)
+
+    for (table,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'"
+    ).fetchall():
+        for row in con.execute(f"select * from raw.{table}").fetchall():
+            for cell in row:
+                if isinstance(cell, str):
+                    assert unusable_text(cell) is None, table
+    for (value,) in con.execute("select value from ops.rejected_rows").fetchall():
+        assert value is None or (len(value) < 1100 and "\x07" not in value)
+    for o in outcomes.values():
+        if o.feedback_file:
+            openpyxl.load_workbook(tmp_path / "feedback" / o.feed / o.feedback_file)
+    assert "y" * 100 not in logs.text and "\x07" not in logs.text and "Error" not in logs.text

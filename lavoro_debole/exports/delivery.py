@@ -9,7 +9,8 @@ demo or a test machine runs the whole pipeline without a mail server.
 SMTP settings come from the environment (read here, in the exports room, so the
 room needs no other module of ours): LAVORO_SMTP_HOST, LAVORO_SMTP_PORT,
 LAVORO_SMTP_TLS (starttls | ssl | none), LAVORO_SMTP_USER, LAVORO_SMTP_PASSWORD,
-LAVORO_SMTP_FROM. The password never appears in a message or a record.
+LAVORO_SMTP_FROM. The password never appears in a message or a record, and is never
+sent without TLS (``none`` with a user and password is a settings error).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class DeliveryError(RuntimeError):
     """Sending failed; the attempt is recorded as 'failed' in ops.deliveries."""
 
 
+class CleartextLoginRefused(smtplib.SMTPException):
+    """A login was about to go over a connection without TLS; it is never sent."""
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -88,6 +93,12 @@ def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSett
     if (user is None) != (password is None):
         raise DeliverySettingsError(
             "LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD must be set together"
+        )
+    if tls == "none" and user is not None:
+        raise DeliverySettingsError(
+            "LAVORO_SMTP_TLS=none would send LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD in "
+            "clear text: set LAVORO_SMTP_TLS to starttls or ssl, or remove the credentials "
+            "(none is only for a relay on this machine or network that needs no login)"
         )
     sender = (env.get("LAVORO_SMTP_FROM") or "").strip() or (user if user and "@" in user else "")
     if "@" not in sender:
@@ -181,6 +192,8 @@ def _send(smtp: SmtpSettings, msg: EmailMessage) -> None:
         if smtp.tls == "starttls":
             client.starttls(context=context)
         if smtp.user is not None and smtp.password is not None:
+            if smtp.tls == "none":
+                raise CleartextLoginRefused  # the settings refuse it first; never in clear
             client.login(smtp.user, smtp.password)
         client.send_message(msg)
 

@@ -9,6 +9,7 @@ partner's feedback workbook. Nothing here logs or raises a personal value.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gc
 import hashlib
 import logging
@@ -42,6 +43,9 @@ from lavoro_debole.ingest.values import (
     parse_dates,
     parse_numbers,
     parse_yes_no,
+    safe_file_name,
+    unusable_cells,
+    visible_text,
 )
 from lavoro_debole.schemas import FEEDS, REASONS, Column, Entity, Feed, fold
 from lavoro_debole.schemas import normalise_cf as _normalise_cf
@@ -52,6 +56,25 @@ log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 MULTI_SEPARATORS = re.compile(r"\s*[,;/]\s*|\s+e\s+")
+INTEGER_RANGE = (-(2**31), 2**31 - 1)
+"""What an ``integer`` column holds (``store.KIND_TYPES``: INTEGER)."""
+ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    MemoryError,
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.FatalException,
+    duckdb.InterruptException,
+)
+"""Failures of the machine, not of the file (a full disk, no memory): the run stops
+and the file is not recorded, so that the next run takes it again."""
+_FEEDBACK_FAILURES = {
+    errno.ENOSPC: "spazio su disco esaurito",
+    errno.EDQUOT: "quota del disco esaurita",
+    errno.EACCES: "permesso negato sulla cartella dei riepiloghi",
+    errno.EPERM: "permesso negato sulla cartella dei riepiloghi",
+    errno.EROFS: "cartella dei riepiloghi in sola lettura",
+}
 
 
 @dataclass
@@ -252,7 +275,17 @@ def _map_multi(raw: pd.Series, column: Column) -> pd.Series:
 
 
 def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd.Series:
-    """Cells as sent -> typed values; unparseable cells become problems and nulls."""
+    """Cells as sent -> typed values; unparseable cells become problems and nulls.
+
+    A text that cannot be stored as sent (control characters, odd Unicode, overlong)
+    is a problem of its own, whatever the column's kind, and is parsed as a null.
+    """
+    unusable = unusable_cells(raw)
+    unusable_mask = unusable.notna()
+    if bool(unusable_mask.any()):
+        for index, reason_key in unusable[unusable_mask].items():
+            problems.append(Problem(int(index), column.name, reason_key, column.on_invalid))
+        raw = raw.where(~unusable_mask, None)
     invalid: pd.Series | None = None
     kind = column.kind
     if kind == "date":
@@ -261,10 +294,20 @@ def _parse_column(raw: pd.Series, column: Column, problems: list[Problem]) -> pd
     elif kind in ("number", "integer"):
         parsed, invalid = parse_numbers(raw)
         bad_kind = "number_invalid"
+        infinite = np.isinf(parsed.to_numpy())
+        if infinite.any():
+            invalid = invalid | infinite
+            parsed = parsed.where(~infinite)
         if kind == "integer":
             fractional = parsed.notna() & (parsed % 1 != 0)
             invalid = invalid | fractional
-            parsed = parsed.where(~fractional).astype("Int64")
+            low, high = INTEGER_RANGE
+            outside = parsed.notna() & ~fractional & ((parsed < low) | (parsed > high))
+            for index in outside[outside].index:
+                problems.append(
+                    Problem(int(index), column.name, "integer_out_of_range", column.on_invalid)
+                )
+            parsed = parsed.where(~(fractional | outside)).astype("Int64")
     elif kind == "yesno":
         parsed, invalid = parse_yes_no(raw)
         bad_kind = "yesno_invalid"
@@ -424,6 +467,16 @@ class _ReadAhead:
         return read_file(path) if future is None else future.result()
 
 
+def _where_in(sheet: Sheet, entity: Entity, header: HeaderMatch, column: str | None) -> str:
+    """'foglio …, colonna …' as the partner names them, safe to show."""
+    parts = [] if sheet.name is None else [f"foglio '{visible_text(sheet.name, 100)}'"]
+    if column is not None:
+        sent = header.columns.get(column)
+        text = "" if sent is None else _cell_text(sheet.rows[header.row_index][sent]).strip()
+        parts.append(f"colonna '{visible_text(text or entity.column(column).headers[0], 100)}'")
+    return ", ".join(parts)
+
+
 class FileIngestor:
     """Ingests the files of one feed into an open DuckDB connection."""
 
@@ -442,6 +495,8 @@ class FileIngestor:
         self.feedback_dir = feedback_dir
         self.known_cooperatives = known_cooperatives or []
         self._read_ahead: _ReadAhead | None = None
+        self._where: str | None = None
+        """Where the walk is (sheet, column), for the reason of an unexpected failure."""
         store.ensure_tables(con, feed.entities)
 
     def ingest_dir(self, feed_dir: Path) -> list[FileOutcome]:
@@ -451,12 +506,16 @@ class FileIngestor:
         (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
         new_files = []
+        outcomes = []
         for path in inbox_files(feed_dir):
-            file_name = path.relative_to(feed_dir).as_posix()
-            sha = sha256_of(path)
+            file_name = safe_file_name(path.relative_to(feed_dir).as_posix())
+            try:
+                sha = sha256_of(path)
+            except OSError as exc:
+                outcomes.append(self._unreadable(file_name, exc))
+                continue
             if not store.known_file(self.con, self.feed.name, file_name, sha):
                 new_files.append((path, file_name, sha))
-        outcomes = []
         with store.one_checkpoint(self.con), _collector_paused(), _ReadAhead() as ahead:
             self._read_ahead = ahead
             try:
@@ -470,8 +529,27 @@ class FileIngestor:
                 self._read_ahead = None
         return outcomes
 
+    def _unreadable(self, file_name: str, exc: OSError) -> FileOutcome:
+        """A file that cannot even be opened (no permission): said, not recorded, so
+        that the next run tries it again; the other files go on."""
+        failure = type(exc).__name__
+        log.warning(
+            "%s: file %s cannot be opened (%s): tried again next run",
+            self.feed.name,
+            file_name,
+            failure,
+        )
+        return FileOutcome(
+            self.feed.name,
+            file_name,
+            "",
+            status="rejected",
+            error=f"file non apribile ({failure}): sarà riprovato alla prossima elaborazione",
+        )
+
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
         """Ingest one file; None when this very file was already processed."""
+        file_name = safe_file_name(file_name)
         sha = sha256_of(path)
         if store.known_file(self.con, self.feed.name, file_name, sha):
             return None
@@ -479,6 +557,40 @@ class FileIngestor:
             return self._ingest_new_file(path, file_name, sha)
 
     def _ingest_new_file(self, path: Path, file_name: str, sha: str) -> FileOutcome:
+        """The walk of one new file; whatever a library raises on its content becomes a
+        refused file (never an exception, never the library's text), and the walk goes
+        on with the next file. A failure of the machine (:data:`ENVIRONMENT_ERRORS`)
+        stops the run without recording the file."""
+        self._where = None
+        try:
+            return self._walk_new_file(path, file_name, sha)
+        except ENVIRONMENT_ERRORS:
+            raise
+        except Exception as exc:
+            failure = type(exc).__name__
+        # Outside the except block: nothing raised from here on carries the library's
+        # exception (and its text) as context.
+        return self._refuse_after_failure(file_name, sha, failure)
+
+    def _refuse_after_failure(self, file_name: str, sha: str, failure: str) -> FileOutcome:
+        where = f" ({self._where})" if self._where else ""
+        outcome = FileOutcome(self.feed.name, file_name, sha, status="rejected")
+        outcome.received_seq = store.next_received_seq(self.con)
+        outcome.error = (
+            f"errore imprevisto durante l'elaborazione del file{where}, di tipo {failure}: "
+            "il file non è stato caricato; segnalarlo al responsabile tecnico"
+        )
+        self._record(outcome, [], [])
+        log.error(
+            "%s: file %s refused after an unexpected %s%s",
+            self.feed.name,
+            file_name,
+            failure,
+            where,
+        )
+        return outcome
+
+    def _walk_new_file(self, path: Path, file_name: str, sha: str) -> FileOutcome:
         outcome = FileOutcome(self.feed.name, file_name, sha, status="loaded")
         outcome.received_seq = store.next_received_seq(self.con)
         outcome.file_modified_at = _modified_at(path)
@@ -504,11 +616,13 @@ class FileIngestor:
             self._record(outcome, [], [])
             log.warning("%s: file %s refused: %s", self.feed.name, file_name, refused)
             return outcome
-        if problems_rows:
-            outcome.feedback_file = write_feedback_workbook(
-                self.feedback_dir / self.feed.name, file_name, sha, problems_rows
-            ).name
+        self._where = "registrazione nel magazzino"
         self._record(outcome, frames, problems_rows)
+        self._where = None
+        if problems_rows:
+            # After the file is recorded: a feedback that cannot be written never makes
+            # the file come back at every run.
+            self._write_feedback(outcome, problems_rows)
         log.info(
             "%s: %s loaded %d rows, rejected %d, skipped %d",
             self.feed.name,
@@ -518,6 +632,44 @@ class FileIngestor:
             outcome.rows_skipped,
         )
         return outcome
+
+    def _write_feedback(self, outcome: FileOutcome, problem_rows: list[dict[str, object]]) -> None:
+        """The partner's workbook; a failure (a full disk) is reported, without values,
+        in the file's log line and ``ops.ingest_files.error``, and the run goes on."""
+        try:
+            path = write_feedback_workbook(
+                self.feedback_dir / self.feed.name,
+                outcome.file_name,
+                outcome.file_sha256,
+                problem_rows,
+            )
+        except Exception as exc:
+            failure = _FEEDBACK_FAILURES.get(getattr(exc, "errno", None), type(exc).__name__)
+            outcome.error = (
+                f"riepilogo per il partner non scritto ({failure}): le righe scartate sono "
+                "registrate in ops.rejected_rows"
+            )
+            log.error(
+                "%s: feedback for %s not written (%s)", self.feed.name, outcome.file_name, failure
+            )
+        else:
+            outcome.feedback_file = path.name
+        # The file is recorded already: a failure to note this never records it twice.
+        try:
+            store.set_feedback(
+                self.con,
+                outcome.file_sha256,
+                outcome.received_seq,
+                outcome.feedback_file,
+                outcome.error,
+            )
+        except duckdb.Error as exc:
+            log.error(
+                "%s: the feedback of %s could not be noted in ops.ingest_files (%s)",
+                self.feed.name,
+                outcome.file_name,
+                type(exc).__name__,
+            )
 
     # ------------------------------------------------------------------ internals
 
@@ -554,7 +706,9 @@ class FileIngestor:
                 if name not in part.header.columns
             ]
             if missing:
-                where = f"foglio '{part.sheet.name}', " if part.sheet.name else ""
+                where = (
+                    f"foglio '{visible_text(part.sheet.name, 100)}', " if part.sheet.name else ""
+                )
                 raise FileRefused(
                     f"{where}riga {part.header.row_index + 1}: manca la colonna obbligatoria "
                     + ", ".join(f"'{m}'" for m in missing)
@@ -563,8 +717,8 @@ class FileIngestor:
         coverage = coverage_from_title(titles) or coverage_from_name(Path(file_name).name)
         self._apply_coverage(outcome, coverage)
         outcome.sender, context = self._sender_and_context(file_name, titles, chosen)
-        outcome.sheets_read = ", ".join(p.sheet.name or "(csv)" for p in chosen)
-        outcome.sheets_ignored = ", ".join(ignored) or None
+        outcome.sheets_read = visible_text(", ".join(p.sheet.name or "(csv)" for p in chosen))
+        outcome.sheets_ignored = visible_text(", ".join(ignored)) or None
 
         frames: list[tuple[Entity, pd.DataFrame]] = []
         problem_rows: list[dict[str, object]] = []
@@ -630,18 +784,21 @@ class FileIngestor:
             if not col.stored:
                 continue
             if col.name in raw.columns:
+                self._where = _where_in(sheet, entity, header, col.name)
                 parsed[col.name] = _parse_column(raw[col.name], col, problems)
             else:
                 parsed[col.name] = pd.Series([None] * len(raw), index=raw.index, dtype=object)
         for name, value in context.items():
             if name not in raw.columns or parsed[name].isna().all():
                 parsed[name] = value
+        self._where = _where_in(sheet, entity, header, None)
         _validate(parsed, entity, problems)
 
         headers_as_sent = {
-            name: _cell_text(sheet.rows[header.row_index][col]).strip()
+            name: visible_text(_cell_text(sheet.rows[header.row_index][col]).strip(), 200)
             for name, col in header.columns.items()
         }
+        sheet_name = None if sheet.name is None else visible_text(sheet.name, 200)
         rejected_index: set[int] = set()
         warned_index: set[int] = set()
         for problem in problems:
@@ -662,12 +819,12 @@ class FileIngestor:
                     "feed": self.feed.name,
                     "file_sha256": outcome.file_sha256,
                     "file_name": file_name,
-                    "sheet": sheet.name,
+                    "sheet": sheet_name,
                     "row_number": row_numbers[problem.index],
                     "column_name": header_text,
                     "severity": problem.severity,
                     "reason": self._reason(problem, entity, headers_as_sent),
-                    "value": None if value is None else _cell_text(value),
+                    "value": None if value is None else visible_text(_cell_text(value)),
                 }
             )
         # A warning drops the offending value; the row still loads.
@@ -677,6 +834,7 @@ class FileIngestor:
         outcome.rows_warned += len(warned_index - rejected_index)
 
         good = parsed.drop(index=sorted(rejected_index))
+        self._where = _where_in(sheet, entity, header, None)
         good = self._to_raw(
             good, entity, sheet, file_name, outcome, [row_numbers[i] for i in good.index]
         )

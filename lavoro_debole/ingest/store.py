@@ -188,6 +188,21 @@ def next_received_seq(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
+def set_feedback(
+    con: duckdb.DuckDBPyConnection,
+    sha256: str,
+    received_seq: int,
+    feedback_file: str | None,
+    error: str | None = None,
+) -> None:
+    """Note, once the file is recorded, its feedback workbook (or why it is missing)."""
+    con.execute(
+        "update ops.ingest_files set feedback_file = ?, error = coalesce(?, error) "
+        "where file_sha256 = ? and received_seq = ?",
+        [feedback_file, error, sha256, received_seq],
+    )
+
+
 def replace_reference(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]]) -> None:
     """The steward's list of type-B social cooperatives (empty: dbt uses its default seed)."""
     con.execute("delete from raw.reference_cooperative_sociali")

@@ -380,3 +380,98 @@ def _parse_yes_no(value: object) -> tuple[bool | None, bool]:
 def parse_yes_no(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse ``Sì``/``SI``/``X``/``1``/``Vero`` and ``No``/``0``/``Falso`` to True/False."""
     return _spread_objects(values, _parse_yes_no)
+
+
+# --- values that cannot be stored or shown ---------------------------------------------
+
+MAX_TEXT_CHARS = 1000
+"""The longest text a stored cell may hold; a longer one is a partner's mistake (a
+whole letter pasted into a cell) or a hostile file, and is refused with a reason."""
+MAX_SHOWN_CHARS = 1000
+"""The longest value kept in ``ops.rejected_rows`` and the feedback workbook."""
+
+_CONTROL_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_NONCHARACTERS = "\ufdd0-\ufdef\ufffe\uffff" + "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17)
+)
+_ODD_UNICODE = "\ud800-\udfff" + _NONCHARACTERS + "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
+_ODD = re.compile(f"[{_ODD_UNICODE}]")
+_UNSHOWABLE = re.compile(f"[{_CONTROL_CHARS}{_ODD_UNICODE}]")
+"""Control characters (tab, line feed and carriage return apart: Excel refuses the
+rest, openpyxl's ``ILLEGAL_CHARACTERS_RE`` and more), lone surrogates (a broken
+decoder), noncharacters such as U+FFFE (not allowed in XML) and the bidirectional
+overrides and isolates that make a text display other than it reads."""
+_UNSHOWABLE_IN_NAME = re.compile(f"[\t\n\r{_CONTROL_CHARS}{_ODD_UNICODE}]")
+
+
+def unusable_text(text: str) -> str | None:
+    """Why a text cell cannot be stored as sent (a :data:`REASONS` key), or None."""
+    if len(text) > MAX_TEXT_CHARS:
+        return "text_too_long"
+    if _CONTROL.search(text) is not None:
+        return "control_characters"
+    if _ODD.search(text) is not None:
+        return "unicode_invalid"
+    return None
+
+
+def unusable_cells(values: pd.Series) -> pd.Series:
+    """For each cell, why it cannot be stored (a reason key) or None; text cells only,
+    each distinct text judged once."""
+    raw = values.to_numpy(dtype=object)
+    kinds = np.full(len(raw), None, dtype=object)
+    if len(raw) == 0 or pd.api.types.infer_dtype(raw, skipna=True) in _NO_TEXT_KINDS:
+        return pd.Series(kinds, index=values.index, dtype=object)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    texts = [unique for unique in uniques if type(unique) is str]
+    # The common case in one C pass: no distinct text too long or holding a bad character
+    # (line feed joins them: it is allowed, so it cannot make a match of its own).
+    if not texts or (
+        max(map(len, texts)) <= MAX_TEXT_CHARS and _UNSHOWABLE.search("\n".join(texts)) is None
+    ):
+        return pd.Series(kinds, index=values.index, dtype=object)
+    verdicts = np.full(len(uniques) + 1, None, dtype=object)  # the last slot: a null
+    for index, unique in enumerate(uniques):
+        if isinstance(unique, str):
+            verdicts[index] = unusable_text(unique)
+    return pd.Series(verdicts[codes], index=values.index, dtype=object)
+
+
+_NO_TEXT_KINDS = frozenset(
+    {"empty", "integer", "floating", "mixed-integer-float", "boolean", "date", "datetime", "time"}
+)
+
+
+def _visible_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def visible_text(text: str, limit: int | None = MAX_SHOWN_CHARS) -> str:
+    """The text with every character Excel, XML or a terminal cannot take shown as a
+    visible escape (``\\x07``, ``\\ufffe``, ``\\u202e``) and, past ``limit`` characters,
+    cut with a mark: safe in a workbook cell, a VARCHAR and a log line."""
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f"… [troncato: {len(text):,} caratteri]".replace(",", ".")
+    if _UNSHOWABLE.search(text) is None:
+        return text
+    return _UNSHOWABLE.sub(_visible_escape, text)
+
+
+def safe_file_name(name: str) -> str:
+    """A file name as it is stored and shown: always valid UTF-8, one line.
+
+    Bytes of a non-UTF-8 name (Python holds them as surrogate escapes) become ``\\xHH``
+    and control, bidirectional and other unshowable characters become their visible
+    escapes, so the same file gives the same stored name on every run; an ordinary
+    name is unchanged.
+    """
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogatepass")
+    text = raw.decode("utf-8", "backslashreplace")
+    return _UNSHOWABLE_IN_NAME.sub(_visible_escape, text)

@@ -92,11 +92,16 @@ def _rejection_check(
             worrying.append(f"- {p.file_name}: file rifiutato per intero ({p.error}){when}")
         else:
             share = 100 * p.rows_rejected / p.rows_data
+            summary = (
+                f"feedback/{feed.name}/{p.feedback_file}" if p.feedback_file else f"({p.error})"
+            )
             worrying.append(
                 f"- {p.file_name}: {p.rows_rejected} righe scartate su {p.rows_data} "
-                f"({share:.0f}%); riepilogo per il partner: "
-                f"feedback/{feed.name}/{p.feedback_file}{when}"
+                f"({share:.0f}%); riepilogo per il partner: {summary}{when}"
             )
+    for o in outcomes:
+        if o.status == "loaded" and o.error and o.file_name not in {p.file_name for p in problems}:
+            worrying.append(f"- {o.file_name}: {o.error}")  # its feedback could not be written
     if worrying:
         description = (
             "File di questo flusso con troppe righe scartate o rifiutati, non ancora "

@@ -59,6 +59,16 @@ REASONS: dict[str, str] = {
     "vocabulary": "valore non previsto",
     "date_order": "data precedente alla data di inizio",
     "code_format": "codice non nel formato atteso",
+    "control_characters": (
+        "il valore contiene caratteri di controllo invisibili (mostrati come \\x..): "
+        "riscriverlo senza"
+    ),
+    "unicode_invalid": (
+        "il valore contiene caratteri non validi o che invertono la direzione del testo "
+        "(mostrati come \\u...): riscriverlo senza"
+    ),
+    "text_too_long": "testo troppo lungo: al massimo 1.000 caratteri per cella",
+    "integer_out_of_range": "numero fuori dall'intervallo ammesso per questa colonna",
 }
 
 NO_VALUE_TOKENS = frozenset({"", "nd", "n d", "-", "--", "/"})

@@ -197,3 +197,43 @@ def test_settings_defaults() -> None:
         {"LAVORO_SMTP_HOST": "h", "LAVORO_SMTP_TLS": "SSL", "LAVORO_SMTP_FROM": "a@b.it"}
     )
     assert ssl_smtp is not None and (ssl_smtp.port, ssl_smtp.tls) == (465, "ssl")
+
+
+@pytest.mark.parametrize("tls", ["none", "NONE", " None "])
+def test_no_tls_with_a_user_and_password_is_refused(tls: str) -> None:
+    env = {
+        "LAVORO_SMTP_HOST": "smtp.example.org",
+        "LAVORO_SMTP_TLS": tls,
+        "LAVORO_SMTP_USER": "rete@example.org",
+        "LAVORO_SMTP_PASSWORD": "segretissima",
+    }
+    with pytest.raises(DeliverySettingsError, match="LAVORO_SMTP_TLS=none") as err:
+        smtp_settings_from_env(env)
+    assert "segretissima" not in str(err.value)
+    assert "starttls or ssl" in str(err.value)
+    # The same credentials over TLS, and no TLS without credentials, are fine.
+    assert smtp_settings_from_env({**env, "LAVORO_SMTP_TLS": "starttls"}) is not None
+    relay = smtp_settings_from_env(
+        {"LAVORO_SMTP_HOST": "relay", "LAVORO_SMTP_TLS": "none", "LAVORO_SMTP_FROM": "a@b.it"}
+    )
+    assert relay is not None and (relay.tls, relay.user, relay.port) == ("none", None, 25)
+
+
+def test_a_login_is_never_sent_without_tls(smtp_server, workbook: Path) -> None:
+    """Settings built by hand (not from the environment) still never log in in clear."""
+    inbox, port = smtp_server
+    con = duckdb.connect()
+    smtp = SmtpSettings("127.0.0.1", port, "none", "rete@example.org", "rete", "segretissima")
+    with pytest.raises(DeliveryError) as err:
+        deliver_workbook(
+            con,
+            profile="cassa_ammende",
+            period="2024-Q3",
+            recipients=RECIPIENTS,
+            path=workbook,
+            smtp=smtp,
+        )
+    assert "segretissima" not in str(err.value)
+    assert inbox.envelopes == []
+    ((status, message),) = con.execute("select status, message from ops.deliveries").fetchall()
+    assert status == "failed" and "CleartextLoginRefused" in message

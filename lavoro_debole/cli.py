@@ -21,6 +21,7 @@ from lavoro_debole.settings import (
     Settings,
     SettingsError,
     load_settings,
+    parse_key,
     tool_path,
 )
 
@@ -117,9 +118,17 @@ def _add_quarters(settings: Settings) -> None:
         add_quarters(instance, complete_quarters(settings.cutoff))
 
 
+def _check_warehouse_key(settings: Settings) -> None:
+    """Refuse (exit 2, one line) a key that is not the one the warehouse was built with."""
+    from lavoro_debole.ingest.keys import check_warehouse_file
+
+    check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
+
+
 def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     settings.require_key()
+    _check_warehouse_key(settings)
     _export_settings(settings)
     _prepare_instance(settings)
     ensure_dbt_manifest()
@@ -178,6 +187,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         )
     settings = load_settings()
     settings.require_key()
+    _check_warehouse_key(settings)
     _export_settings(settings)
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
@@ -195,6 +205,56 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     return subprocess.call(command, cwd=PROJECT_ROOT)
+
+
+NEW_KEY_VARIABLE = "LAVORO_NEW_PSEUDONYM_KEY"
+
+
+def cmd_ruota_chiave(args: argparse.Namespace) -> int:
+    """Rotate the pseudonymisation key: the new one from the environment, never argv (``ps``
+    shows a command line to every user of the machine)."""
+    from lavoro_debole.ingest.rotation import RotationError, rotate_key
+
+    settings = load_settings()
+    settings.require_key()
+    raw = os.environ.get(NEW_KEY_VARIABLE)
+    if raw is None or raw.strip() == "":
+        raise SettingsError(
+            f"{NEW_KEY_VARIABLE} is not set: put the new key there (make one with "
+            'python -c "import secrets; print(secrets.token_hex(32))"), never on the command line.'
+        )
+    try:
+        new_key = parse_key(raw)
+    except SettingsError:
+        raise SettingsError(
+            f"{NEW_KEY_VARIABLE} must be at least 32 bytes long "
+            '(python -c "import secrets; print(secrets.token_hex(32))").'
+        ) from None
+    assert new_key is not None
+    _export_settings(settings)
+    ensure_dbt_manifest()
+    from lavoro_debole.orchestration.rebuild import build_warehouse
+
+    print(f"Ricostruisco il magazzino {settings.warehouse_path} con la nuova chiave...", flush=True)
+    try:
+        report = rotate_key(settings, new_key, build_warehouse)
+    except RotationError as exc:
+        print(f"lavoro ruota-chiave: {exc}", file=sys.stderr)
+        return 1
+    carried = ", ".join(report.carried_tables) or "nessuna"
+    print(
+        f"Chiave ruotata: {report.files} file ricaricati dall'inbox, {report.persons} "
+        f"pseudonimi di persona rifatti; tabelle riportate dal vecchio magazzino: {carried}.\n"
+        "Il vecchio magazzino e la vecchia copia per gli analisti sono stati sostituiti.\n"
+        "Ora:\n"
+        f"  1. in .env mettere il valore di {NEW_KEY_VARIABLE} come LAVORO_PSEUDONYM_KEY e "
+        f"togliere {NEW_KEY_VARIABLE};\n"
+        "  2. distruggere la vecchia chiave e ogni sua copia di backup;\n"
+        "  3. cancellare i backup del vecchio magazzino e gli estratti degli analisti fatti "
+        "con la vecchia copia: hanno i vecchi pseudonimi;\n"
+        "  4. se l'interfaccia (lavoro ui) era aperta, riavviarla con la nuova chiave."
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--demo", action="store_true", help="open the data directory of the demo")
     ui.set_defaults(func=cmd_ui)
+
+    rotate = sub.add_parser(
+        "ruota-chiave",
+        help=f"rebuild every pseudonym from the inbox with the new key in {NEW_KEY_VARIABLE}",
+    )
+    rotate.set_defaults(func=cmd_ruota_chiave)
     return parser
 
 

@@ -28,6 +28,7 @@ from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
+from lavoro_debole.ingest.keys import ensure_key
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
@@ -751,7 +752,12 @@ def ingest_feed(
     feedback_dir: Path,
     known_cooperatives: list[str] | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every new file of one feed; returns what happened to each."""
+    """Ingest every new file of one feed; returns what happened to each.
+
+    Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing anything
+    when ``key`` is not the one the warehouse was built with.
+    """
+    ensure_key(con, key, inbox_dir)
     feed = FEEDS[feed_name]
     ingestor = FileIngestor(
         con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives

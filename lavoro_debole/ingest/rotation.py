@@ -248,17 +248,21 @@ def _check_rebuilt(new: duckdb.DuckDBPyConnection, old_path: Path, new_key: byte
             f"({where}): ricostruire perderebbe le loro righe. Rimetterli in inbox/ dal "
             "backup e rilanciare; nulla è stato cambiato"
         )
+    tables = [
+        table
+        for (table,) in new.execute(
+            """
+            select table_name from duckdb_columns()
+            where database_name = current_database()
+              and schema_name = 'raw' and column_name = 'person_id'
+            order by table_name
+            """
+        ).fetchall()
+    ]
     persons = 0
-    for (table,) in new.execute(
-        """
-        select table_name from duckdb_columns()
-        where database_name = current_database()
-          and schema_name = 'raw' and column_name = 'person_id'
-        """
-    ).fetchall():
-        persons += int(
-            new.execute(f'select count(distinct person_id) from raw."{table}"').fetchone()[0]
-        )
+    if tables:
+        union = " union ".join(f'select person_id from raw."{t}"' for t in tables)
+        persons = int(new.execute(f"select count(distinct person_id) from ({union})").fetchone()[0])
     return persons
 
 

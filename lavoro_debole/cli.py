@@ -21,7 +21,6 @@ from lavoro_debole.settings import (
     Settings,
     SettingsError,
     load_settings,
-    parse_key,
     tool_path,
 )
 
@@ -217,20 +216,13 @@ def cmd_ruota_chiave(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.require_key()
-    raw = os.environ.get(NEW_KEY_VARIABLE)
-    if raw is None or raw.strip() == "":
+    new_key = settings.new_pseudonym_key
+    if new_key is None:
         raise SettingsError(
             f"{NEW_KEY_VARIABLE} is not set: put the new key there (make one with "
             'python -c "import secrets; print(secrets.token_hex(32))"), never on the command line.'
         )
-    try:
-        new_key = parse_key(raw)
-    except SettingsError:
-        raise SettingsError(
-            f"{NEW_KEY_VARIABLE} must be at least 32 bytes long "
-            '(python -c "import secrets; print(secrets.token_hex(32))").'
-        ) from None
-    assert new_key is not None
+    _check_warehouse_key(settings)  # before Dagster and dbt load; checked again under the lock
     _export_settings(settings)
     ensure_dbt_manifest()
     from lavoro_debole.orchestration.rebuild import build_warehouse

@@ -201,3 +201,46 @@ def test_lavoro_run_with_another_key_says_so_in_one_line_and_exits_2(inbox: Path
     assert OTHER_KEY.decode() not in completed.stdout + completed.stderr
     assert expected_fingerprint(KEY)[:9] not in completed.stderr
     assert files_under(data_dir) == before  # nothing written, not even Dagster's instance
+
+
+def rotation_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path, key: bytes, new: str | None):
+    monkeypatch.setenv("LAVORO_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", key.decode())
+    monkeypatch.setenv("LAVORO_CUTOFF", "2025-12-31")
+    if new is None:
+        monkeypatch.delenv("LAVORO_NEW_PSEUDONYM_KEY", raising=False)
+    else:
+        monkeypatch.setenv("LAVORO_NEW_PSEUDONYM_KEY", new)
+
+
+def test_the_rotation_refuses_before_building_anything(
+    inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    """No new key, the same key, a new key too short, an old key that is not the
+    warehouse's, no warehouse: each refused, and the data directory stays as it was."""
+    from lavoro_debole.cli import main
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(inbox, data_dir / "inbox")
+    monkeypatch.setenv("PATH", os.environ.get("PATH", "/usr/bin:/bin"))  # main may extend it
+    monkeypatch.delenv("LAVORO_DBT_MANIFEST_READY", raising=False)
+    rotation_env(monkeypatch, data_dir, KEY, "a-brand-new-key-0123456789abcdef0123456789")
+    assert main(["ruota-chiave"]) == 1  # no warehouse yet: nothing to rotate
+    assert "nessun magazzino" in capsys.readouterr().err
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    ingest(con, data_dir / "inbox", "cfp", KEY, data_dir / "feedback")
+    con.close()
+    before = files_under(data_dir)
+    cases = [
+        (KEY, None, "LAVORO_NEW_PSEUDONYM_KEY is not set"),
+        (KEY, KEY.decode(), "uguale a LAVORO_PSEUDONYM_KEY"),
+        (KEY, "short-key", "LAVORO_NEW_PSEUDONYM_KEY is 9 bytes long"),
+        (OTHER_KEY, "a-brand-new-key-0123456789abcdef0123456789", "lavoro ruota-chiave"),
+    ]
+    for key, new, expected in cases:
+        rotation_env(monkeypatch, data_dir, key, new)
+        assert main(["ruota-chiave"]) == 2
+        err = capsys.readouterr().err
+        assert expected in err
+        assert len(err.strip().splitlines()) == 1
+        assert files_under(data_dir) == before

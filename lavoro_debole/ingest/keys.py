@@ -38,8 +38,7 @@ MAX_FILES_TRIED = 20
 META_DDL = f"""
 create table if not exists {META_TABLE} (
     name varchar primary key,
-    value varchar not null,
-    recorded_at timestamp not null default current_timestamp
+    value varchar not null
 )
 """
 # The shape of a normalised CF, omocodic letters included (the check digit is not needed:
@@ -165,7 +164,9 @@ def _cf_cells(path: Path) -> set[str]:
     return cfs
 
 
-def _verify_from_inbox(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path) -> bool | None:
+def _verify_from_inbox(
+    con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path | None
+) -> bool | None:
     """Re-pseudonymise the CFs of already-loaded files still in the inbox and compare.
 
     True as soon as one CF of a file gives a pseudonym stored for that file (a wrong key
@@ -174,7 +175,7 @@ def _verify_from_inbox(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Pa
     stored pseudonym was made from a cell of that very file); None when no file decides
     (files gone from the inbox, changed, unreadable or without CFs).
     """
-    if not _has_table(con, "ops", "ingest_files"):
+    if inbox_dir is None or not _has_table(con, "ops", "ingest_files"):
         return None
     columns = _pseudonym_columns(con)
     files = con.execute(
@@ -204,7 +205,7 @@ def _verify_from_inbox(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Pa
     return None
 
 
-def check_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path) -> KeyCheck:
+def check_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path | None) -> KeyCheck:
     """Whether ``key`` is the warehouse's; raises :class:`WrongKeyError` when it is not.
 
     Reads only (it works on a read-only connection). A warehouse older than the
@@ -243,7 +244,7 @@ def check_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path) -> Ke
     )
 
 
-def ensure_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path) -> KeyCheck:
+def ensure_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path | None) -> KeyCheck:
     """:func:`check_key`, then record the fingerprint if it is not recorded yet.
 
     The first ingest into a new warehouse records it; an older warehouse gets it once

@@ -426,7 +426,12 @@ class FileIngestor:
         key: bytes,
         feedback_dir: Path,
         known_cooperatives: list[str] | None = None,
+        inbox_dir: Path | None = None,
     ) -> None:
+        """Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing
+        anything when ``key`` is not the one the warehouse was built with; ``inbox_dir``
+        lets a warehouse older than the key's fingerprint be verified from its files."""
+        ensure_key(con, key, inbox_dir)
         self.con = con
         self.feed = feed
         self.key = key
@@ -752,14 +757,14 @@ def ingest_feed(
     feedback_dir: Path,
     known_cooperatives: list[str] | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every new file of one feed; returns what happened to each.
-
-    Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing anything
-    when ``key`` is not the one the warehouse was built with.
-    """
-    ensure_key(con, key, inbox_dir)
+    """Ingest every new file of one feed; returns what happened to each."""
     feed = FEEDS[feed_name]
     ingestor = FileIngestor(
-        con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives
+        con,
+        feed,
+        key=key,
+        feedback_dir=feedback_dir,
+        known_cooperatives=known_cooperatives,
+        inbox_dir=inbox_dir,
     )
     return ingestor.ingest_dir(inbox_dir / feed_name)

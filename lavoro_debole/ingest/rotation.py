@@ -14,8 +14,9 @@ order of receipt) and every ``ops`` table the ingest does not write (``ops.deliv
 which quarters were sent). A carried table with a pseudonym column is refused.
 
 Places holding pseudonyms in a data directory (a byte scan after a run): the warehouse
-and the analysts' copy. Both are replaced; the old warehouse's file and its ``.wal``
-disappear with the rename. Dagster's storage, the feedback workbooks and the funders'
+and the analysts' copy. Both are replaced, as is any other DuckDB file the rebuild writes
+at the top of the data directory; the old warehouse's file and its ``.wal`` disappear
+with the rename. Dagster's storage, the feedback workbooks and the funders'
 workbooks hold none and are kept as they are (the workbooks are releases as sent).
 Copies outside the data directory (backups of the warehouse, the analysts' own
 extracts) are the operator's to delete; the command says so.
@@ -24,6 +25,7 @@ extracts) are the operator's to delete; the command says so.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import shutil
 from collections.abc import Callable
@@ -325,10 +327,29 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
     return RotationReport(files=files, persons=persons, carried_tables=carried)
 
 
-def _swap_in(settings: Settings, staged: Settings, before: tuple[tuple[str, int], ...]) -> None:
-    """The analysts' copy, then the warehouse, each in one rename.
+def _move_into(source: Path, target: Path) -> None:
+    """One rename; across file systems (an analysts' directory elsewhere) a copy beside the
+    target first, then the rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        temp = target.with_name(target.name + ".ruota-chiave.tmp")
+        try:
+            shutil.copyfile(source, temp)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        source.unlink()
 
-    The copy goes first: if the rotation dies between the two renames the old warehouse
+
+def _swap_in(settings: Settings, staged: Settings, before: tuple[tuple[str, int], ...]) -> None:
+    """Every other DuckDB file the rebuild wrote (the analysts' copy), then the warehouse,
+    each in one rename.
+
+    The warehouse goes last: if the rotation dies before its rename, the old warehouse
     and key are still valid, and running ``lavoro ruota-chiave`` again finishes the job.
     The old warehouse is checkpointed (its ``.wal`` gone) while this process holds it, so
     the rename leaves no journal of the old file beside the new one.
@@ -344,14 +365,19 @@ def _swap_in(settings: Settings, staged: Settings, before: tuple[tuple[str, int]
         con.execute("checkpoint")
     finally:
         con.close()
-    if _wal(warehouse).exists() or _wal(staged.warehouse_path).exists():
+    staging = staged.data_dir
+    if _wal(warehouse).exists() or list(staging.glob("*.wal")):
         raise RotationError(
             "il magazzino ha un giornale (.wal) non ancora scritto: rilanciare "
             "`lavoro ruota-chiave`; nulla è stato cambiato"
         )
-    if staged.analytics_path.is_file():
-        settings.analytics_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged.analytics_path, settings.analytics_path)
-    else:
-        settings.analytics_path.unlink(missing_ok=True)
-    os.replace(staged.warehouse_path, warehouse)
+    # The staging run publishes the analysts' copy inside the staging directory, under the
+    # copy's own name, wherever the copy is published (see orchestration/rebuild.py).
+    analytics = staging / settings.analytics_path.name
+    if not analytics.is_file():
+        settings.analytics_path.unlink(missing_ok=True)  # old pseudonyms, and no new copy
+    for path in sorted(staging.glob("*.duckdb")):
+        if path.name != warehouse.name:
+            target = settings.analytics_path if path == analytics else settings.data_dir / path.name
+            _move_into(path, target)
+    os.replace(staging / warehouse.name, warehouse)

@@ -224,3 +224,18 @@ def test_an_older_warehouse_is_verified_from_the_inbox_then_rotated(settings: Se
     assert query(settings.warehouse_path, "select value from ops.warehouse_meta") == [
         (key_fingerprint(NEW),)
     ]
+
+
+def test_an_old_analysts_copy_without_a_new_one_is_deleted(settings: Settings):
+    def without_copy(staged: Settings, after_ingest) -> bool:
+        ingest_all(staged, staged.require_key())
+        after_ingest()
+        return True
+
+    rotate_key(settings, NEW, without_copy)
+    assert not settings.analytics_path.exists()
+    assert sorted(p.name for p in settings.data_dir.iterdir()) == [
+        "feedback",
+        "inbox",
+        "warehouse.duckdb",
+    ]

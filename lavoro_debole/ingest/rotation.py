@@ -298,12 +298,16 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
     staged = dataclasses.replace(settings, data_dir=staging, pseudonym_key=new_key)
     try:
         prepare_staging(settings, staging)
-        carried: tuple[str, ...] = ()
+        carried: tuple[str, ...] | None = None
+        persons = 0
 
         def after_ingest() -> None:
-            nonlocal carried
+            """Before the models are built: refuse early, and give back what the inbox
+            cannot (the models then see the old receipts)."""
+            nonlocal carried, persons
             new = _connect(staged.warehouse_path)
             try:
+                persons = _check_rebuilt(new, warehouse, new_key)
                 carry_over_receipts(new, warehouse)
                 carried = carry_over_ops(new, warehouse)
             finally:
@@ -314,9 +318,13 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
                 "la ricostruzione del magazzino con la nuova chiave non è riuscita (vedere i "
                 "messaggi sopra): il magazzino e la chiave restano quelli di prima"
             )
+        if carried is None:
+            raise RotationError(
+                "la ricostruzione non ha riportato le date di ricezione dal vecchio magazzino: "
+                "rotazione interrotta, nulla è stato cambiato"
+            )
         new = _connect(staged.warehouse_path)
         try:
-            persons = _check_rebuilt(new, warehouse, new_key)
             files = int(new.execute("select count(*) from ops.ingest_files").fetchone()[0])
             new.execute("checkpoint")
         finally:

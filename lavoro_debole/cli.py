@@ -117,9 +117,17 @@ def _add_quarters(settings: Settings) -> None:
         add_quarters(instance, complete_quarters(settings.cutoff))
 
 
+def _check_warehouse_key(settings: Settings) -> None:
+    """Refuse (exit 2, one line) a key that is not the one the warehouse was built with."""
+    from lavoro_debole.ingest.keys import check_warehouse_file
+
+    check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
+
+
 def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     settings.require_key()
+    _check_warehouse_key(settings)
     _export_settings(settings)
     _prepare_instance(settings)
     ensure_dbt_manifest()
@@ -178,6 +186,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         )
     settings = load_settings()
     settings.require_key()
+    _check_warehouse_key(settings)
     _export_settings(settings)
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
@@ -245,6 +254,49 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return 1 if failed == len(names) else 0
 
 
+NEW_KEY_VARIABLE = "LAVORO_NEW_PSEUDONYM_KEY"
+
+
+def cmd_ruota_chiave(args: argparse.Namespace) -> int:
+    """Rotate the pseudonymisation key: the new one from the environment, never argv (``ps``
+    shows a command line to every user of the machine)."""
+    from lavoro_debole.ingest.rotation import RotationError, rotate_key
+
+    settings = load_settings()
+    settings.require_key()
+    new_key = settings.new_pseudonym_key
+    if new_key is None:
+        raise SettingsError(
+            f"{NEW_KEY_VARIABLE} is not set: put the new key there (make one with "
+            'python -c "import secrets; print(secrets.token_hex(32))"), never on the command line.'
+        )
+    _check_warehouse_key(settings)  # before Dagster and dbt load; checked again under the lock
+    _export_settings(settings)
+    ensure_dbt_manifest()
+    from lavoro_debole.orchestration.rebuild import build_warehouse
+
+    print(f"Ricostruisco il magazzino {settings.warehouse_path} con la nuova chiave...", flush=True)
+    try:
+        report = rotate_key(settings, new_key, build_warehouse)
+    except RotationError as exc:
+        print(f"lavoro ruota-chiave: {exc}", file=sys.stderr)
+        return 1
+    carried = ", ".join(report.carried_tables) or "nessuna"
+    print(
+        f"Chiave ruotata: {report.files} file ricaricati dall'inbox, {report.persons} "
+        f"pseudonimi di persona rifatti; tabelle riportate dal vecchio magazzino: {carried}.\n"
+        "Il vecchio magazzino e la vecchia copia per gli analisti sono stati sostituiti.\n"
+        "Ora:\n"
+        f"  1. in .env mettere il valore di {NEW_KEY_VARIABLE} come LAVORO_PSEUDONYM_KEY e "
+        f"togliere {NEW_KEY_VARIABLE};\n"
+        "  2. distruggere la vecchia chiave e ogni sua copia di backup;\n"
+        "  3. cancellare i backup del vecchio magazzino e gli estratti degli analisti fatti "
+        "con la vecchia copia: hanno i vecchi pseudonimi;\n"
+        "  4. se l'interfaccia (lavoro ui) era aperta, riavviarla con la nuova chiave."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lavoro",
@@ -279,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--tutti", action="store_true", help="every profile")
     approve.add_argument("--da", default=None, help="who approves (default: this account)")
     approve.set_defaults(func=cmd_approve)
+
+    rotate = sub.add_parser(
+        "ruota-chiave",
+        help=f"rebuild every pseudonym from the inbox with the new key in {NEW_KEY_VARIABLE}",
+    )
+    rotate.set_defaults(func=cmd_ruota_chiave)
     return parser
 
 

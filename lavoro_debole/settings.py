@@ -40,6 +40,8 @@ class Settings:
     data_dir: Path
     pseudonym_key: bytes | None
     cutoff: dt.date
+    new_pseudonym_key: bytes | None = None
+    """Only for ``lavoro ruota-chiave``: the key that replaces ``pseudonym_key``."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -81,14 +83,14 @@ class Settings:
         return self.pseudonym_key
 
 
-def parse_key(raw: str | None) -> bytes | None:
+def parse_key(raw: str | None, name: str = "LAVORO_PSEUDONYM_KEY") -> bytes | None:
     """Accept the key as text of at least 32 bytes; refuse shorter ones."""
     if raw is None or raw.strip() == "":
         return None
     key = raw.strip().encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
         raise SettingsError(
-            f"LAVORO_PSEUDONYM_KEY is {len(key)} bytes long; it must be at least "
+            f"{name} is {len(key)} bytes long; it must be at least "
             f'{MIN_KEY_BYTES} bytes (python -c "import secrets; print(secrets.token_hex(32))").'
         )
     return key
@@ -111,4 +113,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("LAVORO_DATA_DIR") or "data").resolve(),
         pseudonym_key=parse_key(env.get("LAVORO_PSEUDONYM_KEY")),
         cutoff=parse_cutoff(env.get("LAVORO_CUTOFF")),
+        new_pseudonym_key=parse_key(
+            env.get("LAVORO_NEW_PSEUDONYM_KEY"), name="LAVORO_NEW_PSEUDONYM_KEY"
+        ),
     )

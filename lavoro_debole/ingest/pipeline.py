@@ -29,6 +29,7 @@ from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
+from lavoro_debole.ingest.keys import ensure_key
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
@@ -488,7 +489,12 @@ class FileIngestor:
         key: bytes,
         feedback_dir: Path,
         known_cooperatives: list[str] | None = None,
+        inbox_dir: Path | None = None,
     ) -> None:
+        """Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing
+        anything when ``key`` is not the one the warehouse was built with; ``inbox_dir``
+        lets a warehouse older than the key's fingerprint be verified from its files."""
+        ensure_key(con, key, inbox_dir)
         self.con = con
         self.feed = feed
         self.key = key
@@ -926,6 +932,11 @@ def ingest_feed(
     """Ingest every new file of one feed; returns what happened to each."""
     feed = FEEDS[feed_name]
     ingestor = FileIngestor(
-        con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives
+        con,
+        feed,
+        key=key,
+        feedback_dir=feedback_dir,
+        known_cooperatives=known_cooperatives,
+        inbox_dir=inbox_dir,
     )
     return ingestor.ingest_dir(inbox_dir / feed_name)

@@ -33,6 +33,7 @@ from openpyxl.drawing.text import (
 )
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from lavoro_debole.exports.catalogue import (
@@ -718,6 +719,62 @@ class _Writer:
         ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=NOTE_LAST_COL)
         ws.row_dimensions[r].height = 15 * _lines(text, chars)
 
+    def data_sheet(self) -> None:
+        """Every cell the workbook shows, one row each, as an Excel Table with a filter: a
+        funder's analyst works from here instead of retyping the visible sheets."""
+        ws = self.wb.create_sheet("Dati")
+        self.layout.sheets.append(ws.title)
+        headers = [
+            "Codice",
+            "Indicatore",
+            "Periodo",
+            "Disaggregazione",
+            "Categoria",
+            "Valore",
+            "Numeratore",
+            "Denominatore",
+            "IC 95% inferiore",
+            "IC 95% superiore",
+            "Rivisto",
+        ]
+        for c, h in enumerate(headers, start=1):
+            put(ws, 1, c, h, font=Font(bold=True))
+        shown = [
+            key for key in self.rows if key[0] in self.ctx.indicators or key[0].startswith("Q")
+        ]
+        order = {p: i for i, p in enumerate(self.ctx.periods)}
+        shown.sort(key=lambda k: (k[0], k[2] != TOTAL, k[2], order.get(k[1], 99), k[3]))
+        r = 1
+        for key in shown:
+            row = self.rows[key]
+            ind, period, breakdown, category = key
+            rate = indicator_info(ind).kind == "rate" or pd.notna(row[6])
+            r += 1
+            put(ws, r, 1, ind)
+            put(ws, r, 2, indicator_info(ind).name)
+            put(ws, r, 3, period_label(period))
+            put(ws, r, 4, BREAKDOWN_LABELS.get(breakdown, breakdown))
+            put(ws, r, 5, "Totale" if category == TOTAL else category)
+            if row[9]:
+                put(ws, r, 6, SUPPRESSED)
+            else:
+                for c, value in zip(range(6, 11), row[4:9], strict=True):
+                    if value is not None and pd.notna(value):
+                        number = float(value)
+                        is_count = c in (7, 8) or (c == 6 and not rate)
+                        put(ws, r, c, round(number) if is_count else round(number, 1))
+                    elif c == 6:
+                        put(ws, r, c, NOT_COMPUTABLE)
+            put(ws, r, 11, "sì" if key in self.revised else "no")
+        end = f"{get_column_letter(len(headers))}{max(r, 2)}"
+        table = Table(displayName="Dati", ref=f"A1:{end}")
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+        ws.add_table(table)
+        ws.freeze_panes = "A2"
+        widths = {1: 8, 2: 40, 3: 12, 4: 26, 5: 30} | {c: 13 for c in range(6, 12)}
+        _print_ready(ws, "1:1", widths)
+        ws.page_setup.orientation = "landscape"
+
     def revisions(self) -> None:
         """The sheet Revisioni: every cell shown differently from an earlier release."""
         ws = self.wb.create_sheet("Revisioni")
@@ -795,4 +852,5 @@ def write_workbook(published: pd.DataFrame, context: WorkbookContext, path: Path
     writer.notes()
     if context.revisions:
         writer.revisions()
+    writer.data_sheet()
     return writer.save()

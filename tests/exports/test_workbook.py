@@ -24,6 +24,7 @@ from lavoro_debole.exports.publish import (
     publish_indicators,
     workbook_selection,
 )
+from lavoro_debole.exports.workbook import period_label
 
 PLANTED = {
     "Pulizie": '=HYPERLINK("http://evil.example","clic")',
@@ -123,6 +124,7 @@ def test_sheets_cover_and_print_setup(export) -> None:
         "E Cooperative",
         "F Imprese",
         "Note",
+        "Dati",
     ]
     cover = wb["Copertina"]
     assert cover["A1"].value == "Il lavoro debole – Rete provinciale di Lodi"
@@ -270,6 +272,7 @@ def test_export_reads_the_warehouse_connection(tmp_path: Path) -> None:
         "A Raggiungimento",
         "D Lavoro",
         "Note",
+        "Dati",
     ]
     assert list(tmp_path.iterdir()) == [result.path]  # no temporary file left behind
     assert not np.isnan(result.cells_shown)
@@ -292,3 +295,46 @@ def test_the_same_table_is_protected_once_and_a_changed_one_anew() -> None:
     key = tuple(mart.loc[total, ["indicator_id", "period", "breakdown", "category"]])
     seen = again.universe.frame.set_index(["indicator_id", "period", "breakdown", "category"])
     assert seen.loc[key, "value"] == mart.loc[total, "value"] + 1
+
+
+def test_the_data_sheet_holds_every_shown_cell_as_a_filterable_table(export, protection) -> None:
+    published = protection.published()
+    periods = ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2024"]
+    shown = published[workbook_selection(published, _profile(), periods)]
+    wb = openpyxl.load_workbook(export.path)
+    ws = wb["Dati"]
+    assert list(ws.tables) == ["Dati"]
+    table = ws.tables["Dati"]
+    assert table.ref == f"A1:K{len(shown) + 1}"
+    header = [c.value for c in ws[1]]
+    assert header[:6] == [
+        "Codice",
+        "Indicatore",
+        "Periodo",
+        "Disaggregazione",
+        "Categoria",
+        "Valore",
+    ]
+    assert len(list(ws.iter_rows(min_row=2, values_only=True))) == len(shown)
+    for cell in shown.itertuples(index=False):
+        category = "Totale" if cell.category == "totale" else cell.category
+        candidates = [
+            r
+            for r in ws.iter_rows(min_row=2, values_only=True)
+            if r[0] == cell.indicator_id
+            and r[2] == period_label(cell.period)
+            and r[4] == category
+            and (r[3] == "Totale") == (cell.breakdown == "totale")
+        ]
+        assert candidates, (cell.indicator_id, cell.period, cell.breakdown, cell.category)
+        values = {r[5] for r in candidates}
+        if cell.suppressed:
+            assert "c" in values
+        elif pd.notna(cell.value):
+            kind = indicator_info(cell.indicator_id).kind
+            expected = (
+                round(cell.value, 1)
+                if kind == "rate" or pd.notna(cell.denominator)
+                else round(cell.value)
+            )
+            assert expected in values, (cell.indicator_id, cell.period, cell.category, values)

@@ -28,6 +28,8 @@ from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
+from lavoro_debole.ingest.inbox import LINK_REASON, Link, walk_feed_dir
+from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
@@ -50,7 +52,6 @@ from lavoro_debole.schemas.servizi_sociali import district_of
 
 log = logging.getLogger(__name__)
 
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 MULTI_SEPARATORS = re.compile(r"\s*[,;/]\s*|\s+e\s+")
 
 
@@ -114,19 +115,11 @@ def sha256_of(path: Path) -> str:
 def inbox_files(feed_dir: Path) -> list[Path]:
     """Files of one feed in the order they were received (mtime, then name).
 
-    Files still being copied (``.part`` and similar), office lock files (``~$``) and
-    hidden files are not partner files yet.
+    The walk is :func:`lavoro_debole.ingest.inbox.walk_feed_dir`: symbolic links are not
+    followed, hidden files and folders, office lock files and partial downloads are not
+    partner files (yet); visible subfolders are read.
     """
-    if not feed_dir.is_dir():
-        return []
-    files = [
-        path
-        for path in feed_dir.rglob("*")
-        if path.is_file()
-        and not path.name.startswith((".", "~$"))
-        and not path.name.lower().endswith(IGNORED_SUFFIXES)
-    ]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.relative_to(feed_dir).as_posix()))
+    return walk_feed_dir(feed_dir).files
 
 
 # --------------------------------------------------------------------------- reading
@@ -440,8 +433,10 @@ class FileIngestor:
         While one file is validated and loaded, the next one is read on a second thread
         (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
+        listing = walk_feed_dir(feed_dir)
+        links = self._refuse_links(feed_dir, listing.links)
         new_files = []
-        for path in inbox_files(feed_dir):
+        for path in listing.files:
             file_name = path.relative_to(feed_dir).as_posix()
             sha = sha256_of(path)
             if not store.known_file(self.con, self.feed.name, file_name, sha):
@@ -458,6 +453,27 @@ class FileIngestor:
                     outcomes.append(self._ingest_new_file(path, file_name, sha))
             finally:
                 self._read_ahead = None
+        return links + outcomes
+
+    def _refuse_links(self, feed_dir: Path, links: list[Link]) -> list[FileOutcome]:
+        """Each new symbolic link is recorded as refused; its target is never read."""
+        outcomes = []
+        for link in links:
+            file_name = link.path.relative_to(feed_dir).as_posix()
+            sha = link.marker_sha256
+            if store.known_file(self.con, self.feed.name, file_name, sha):
+                continue
+            outcome = FileOutcome(
+                self.feed.name, file_name, sha, status="rejected", error=LINK_REASON
+            )
+            outcome.received_seq = store.next_received_seq(self.con)
+            self._record(outcome, [], [])
+            log.warning(
+                "%s: %s è un collegamento simbolico: non letto",
+                self.feed.name,
+                mask_personal(file_name),
+            )
+            outcomes.append(outcome)
         return outcomes
 
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
@@ -478,9 +494,14 @@ class FileIngestor:
             outcome.status = "duplicate"
             outcome.sender = earlier[1]
             self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
-            outcome.error = f"stesso contenuto del file già ricevuto '{earlier[0]}': non ricaricato"
+            outcome.error = (
+                f"stesso contenuto del file già ricevuto '{mask_personal(earlier[0])}': "
+                "non ricaricato"
+            )
             self._record(outcome, [], [])
-            log.info("%s: %s is a duplicate of an earlier file", self.feed.name, file_name)
+            log.info(
+                "%s: %s is a duplicate of an earlier file", self.feed.name, mask_personal(file_name)
+            )
             return outcome
         try:
             frames, problems_rows = self._read_and_validate(path, file_name, outcome)
@@ -488,7 +509,9 @@ class FileIngestor:
             outcome.status = "rejected"
             outcome.error = str(refused)
             self._record(outcome, [], [])
-            log.warning("%s: file %s refused: %s", self.feed.name, file_name, refused)
+            log.warning(
+                "%s: file %s refused: %s", self.feed.name, mask_personal(file_name), refused
+            )
             return outcome
         if problems_rows:
             outcome.feedback_file = write_feedback_workbook(
@@ -498,7 +521,7 @@ class FileIngestor:
         log.info(
             "%s: %s loaded %d rows, rejected %d, skipped %d",
             self.feed.name,
-            file_name,
+            mask_personal(file_name),
             outcome.rows_loaded,
             outcome.rows_rejected,
             outcome.rows_skipped,
@@ -540,7 +563,7 @@ class FileIngestor:
                 if name not in part.header.columns
             ]
             if missing:
-                where = f"foglio '{part.sheet.name}', " if part.sheet.name else ""
+                where = f"foglio '{mask_personal(part.sheet.name)}', " if part.sheet.name else ""
                 raise FileRefused(
                     f"{where}riga {part.header.row_index + 1}: manca la colonna obbligatoria "
                     + ", ".join(f"'{m}'" for m in missing)

@@ -29,13 +29,22 @@ from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
 from lavoro_debole.ingest.inbox import LINK_REASON, Link, walk_feed_dir
-from lavoro_debole.ingest.personal import mask_personal
+from lavoro_debole.ingest.personal import (
+    CF,
+    EMAIL,
+    PHONE,
+    mask_personal,
+    name_tokens,
+    names_in,
+    personal_kind,
+)
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
     coverage_from_name,
     coverage_from_title,
 )
+from lavoro_debole.ingest.senders import Sender, SenderList, SenderNotFound, load_senders
 from lavoro_debole.ingest.values import (
     clean_text,
     clean_text_then,
@@ -48,7 +57,6 @@ from lavoro_debole.ingest.values import (
 from lavoro_debole.schemas import FEEDS, REASONS, Column, Entity, Feed, fold
 from lavoro_debole.schemas import normalise_cf as _normalise_cf
 from lavoro_debole.schemas import normalise_piva as _normalise_piva
-from lavoro_debole.schemas.servizi_sociali import district_of
 
 log = logging.getLogger(__name__)
 
@@ -308,52 +316,55 @@ def _validate(frame: pd.DataFrame, entity: Entity, problems: list[Problem]) -> N
             problems.append(Problem(index, column_name, kind, severity))
 
 
-# --------------------------------------------------------------------------- context
+# --------------------------------------------------------------------------- screening
+
+SCREENED_KINDS = frozenset({"label", "text", "vocab", "multi"})
+"""Kinds of kept column whose cells are screened for personal values."""
+NAME_GROUPS = {
+    "surname": "person",
+    "first_name": "person",
+    "full_name": "person",
+    "worker_name": "person",
+    "student_name": "person",
+    "social_worker": "staff",
+    "volunteer": "staff",
+    "contact_person": "contact",
+}
+"""Dropped columns that name a person; surname and first name together are one person."""
+NAME = "name"
+PERSONAL_REASON = "dato personale in una colonna descrittiva: "
+PERSONAL_WHAT = {
+    CF: "sembra un codice fiscale",
+    PHONE: "sembra un numero di telefono",
+    EMAIL: "sembra un indirizzo e-mail",
+    NAME: "contiene il nome della persona della riga",
+}
 
 
-def _strip_legal_form(text: str) -> str:
-    folded = fold(text)
-    for suffix in (
-        "societa cooperativa sociale onlus",
-        "societa cooperativa sociale",
-        "cooperativa sociale onlus",
-        "cooperativa sociale",
-        "soc coop sociale",
-        "soc coop soc",
-        "scs",
-        "onlus",
-    ):
-        folded = folded.replace(suffix, " ")
-    return re.sub(r"\s+", " ", folded).strip()
-
-
-def _split_camel(stem: str) -> str:
-    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem.replace("_", " ").replace("-", " "))
-    return re.sub(r"\s+", " ", words).strip()
-
-
-def cooperative_from_context(file_name: str, titles: list[str], known: list[str]) -> str | None:
-    """The cooperative a single-coop file comes from: its title row, else its file name.
-
-    A name from the steward's list of cooperatives is preferred so that the same
-    cooperative is spelled alike across its files.
-    """
-    haystacks = [fold(t) for t in titles] + [fold(_split_camel(Path(file_name).stem))]
-    haystacks.append(fold(Path(file_name).stem).replace(" ", ""))
-    for name in known:
-        core = _strip_legal_form(name)
-        if core and any(core in h or core.replace(" ", "") in h for h in haystacks):
-            return name
-    for title in titles:
-        head = re.split(r"\s+[-–:|]\s+", title)[0].strip()
-        if head and not re.fullmatch(r"[\d\W]+", head):
-            return head
-    stem = re.sub(r"[_\-\s]*\d{4}.*$", "", Path(file_name).stem)
-    words = re.sub(
-        r"\b(inserimenti|lavoratori|elenco|report)\b", "", _split_camel(stem), flags=re.I
-    )
-    words = re.sub(r"\s+", " ", words).strip()
-    return words or None
+def _row_names(part: _SheetRows) -> list[list[frozenset[str]]] | None:
+    """For each data row, the folded words of each person its dropped name columns name."""
+    present = {
+        name: index
+        for name, index in part.header.columns.items()
+        if name in NAME_GROUPS and part.entity.column(name).kind == "drop"
+    }
+    if not present:
+        return None
+    groups: dict[str, list[int]] = {}
+    for name, index in present.items():
+        groups.setdefault(NAME_GROUPS[name], []).append(index)
+    rows = part.sheet.rows
+    out = []
+    for row_index in part.data_rows:
+        row = rows[row_index]
+        out.append(
+            [
+                tokens
+                for indices in groups.values()
+                if (tokens := name_tokens(row[i] for i in indices if i < len(row)))
+            ]
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- the file
@@ -417,13 +428,14 @@ class FileIngestor:
         *,
         key: bytes,
         feedback_dir: Path,
-        known_cooperatives: list[str] | None = None,
+        senders: SenderList | None = None,
     ) -> None:
         self.con = con
         self.feed = feed
         self.key = key
         self.feedback_dir = feedback_dir
-        self.known_cooperatives = known_cooperatives or []
+        self.senders = senders if senders is not None else load_senders()
+        self._sender: Sender | None = None
         self._read_ahead: _ReadAhead | None = None
         store.ensure_tables(con, feed.entities)
 
@@ -596,31 +608,31 @@ class FileIngestor:
     def _sender_and_context(
         self, file_name: str, titles: list[str], chosen: list[_SheetRows]
     ) -> tuple[str, dict[str, str]]:
-        if self.feed.name == "servizi_sociali":
-            found = district_of(Path(file_name).stem)
-            for title in titles:
-                if found is not None:
-                    break
-                found = district_of(title)
-            if found is None:
+        """The file's sender from the senders' list, and the columns it fills.
+
+        Never from free text: a file whose name and title rows name no listed sender of
+        its feed (or two) is refused, saying which list to extend.
+        """
+        try:
+            sender = self.senders.sender_of_file(self.feed.name, file_name, titles)
+        except SenderNotFound as refused:
+            raise FileRefused(str(refused)) from None
+        self._sender = sender
+        context: dict[str, str] = {}
+        if "district" in chosen[0].entity.context_columns:
+            if sender.district is None:
                 raise FileRefused(
-                    "distretto non riconoscibile: il nome del file o la riga del titolo devono "
-                    "nominare Lodi, Casalpusterlengo, Sant'Angelo Lodigiano o il Comune di Lodi"
+                    f"il mittente '{sender.display_name}' non ha un distretto nell'elenco dei "
+                    f"mittenti (reference/senders.csv, flusso '{self.feed.name}', colonna "
+                    "'district')"
                 )
-            district, sender = found
-            return sender, {"district": district}
-        if self.feed.name == "cooperative":
-            has_column = all("cooperative" in part.header.columns for part in chosen)
-            name = cooperative_from_context(file_name, titles, self.known_cooperatives)
-            if has_column:
-                return (name or "Consorzio"), {}
-            if name is None:
-                raise FileRefused(
-                    "cooperativa non riconoscibile: manca la colonna 'Cooperativa' e il titolo o "
-                    "il nome del file non la nominano"
-                )
-            return name, {"cooperative": name}
-        return self.feed.default_sender, {}
+            context["district"] = sender.district
+        if "cooperative" in chosen[0].entity.context_columns:
+            members = [s for s in self.senders.of_feed(self.feed.name) if s.consortium]
+            if not any(m.consortium == sender.sender_id for m in members):
+                # A single cooperative: its own name wherever its file leaves the column out.
+                context["cooperative"] = sender.display_name
+        return sender.display_name, context
 
     def _process_sheet(
         self,
@@ -645,6 +657,7 @@ class FileIngestor:
         for name, value in context.items():
             if name not in raw.columns or parsed[name].isna().all():
                 parsed[name] = value
+        self._screen(part, raw, parsed, problems)
         _validate(parsed, entity, problems)
 
         headers_as_sent = {
@@ -691,6 +704,75 @@ class FileIngestor:
         )
         return good, len(rejected_index)
 
+    def _screen(
+        self, part: _SheetRows, raw: pd.DataFrame, parsed: pd.DataFrame, problems: list[Problem]
+    ) -> None:
+        """What parsed but must not pass the door: the second step after parsing.
+
+        A consortium file's ``Cooperativa`` cells must each name a cooperative of the
+        senders' list that this sender sends (the cell becomes its display name, else
+        the row is rejected). Every kept label and free-text cell is screened for a
+        personal value (a CF, a phone number, an e-mail address, or the name of the
+        person of the same row from its dropped name columns): the value is dropped
+        from the row and kept only with the problem (rejected rows, feedback); the row
+        is warned or rejected as the column's ``on_invalid`` says.
+        """
+        entity = part.entity
+        if "cooperative" in entity.context_columns and "cooperative" in raw.columns:
+            self._match_cooperatives(parsed, problems)
+        columns = [
+            col
+            for col in entity.columns
+            if col.kind in SCREENED_KINDS
+            and col.name in raw.columns
+            and col.name not in entity.context_columns
+        ]
+        if not columns or parsed.empty:
+            return
+        names = _row_names(part)
+        flagged: list[tuple[int, Column, str]] = []
+        for col in columns:
+            values = parsed[col.name]
+            present = values[values.notna()]
+            kinds = {v: personal_kind(str(v)) for v in pd.unique(present.to_numpy(dtype=object))}
+            for index, value in present.items():
+                kind = kinds[value]
+                people = names[int(index)] if names is not None else []
+                if kind is None and any(names_in(str(value), person) for person in people):
+                    kind = NAME
+                if kind is not None:
+                    flagged.append((int(index), col, kind))
+        for index, col, kind in flagged:
+            parsed.at[index, col.name] = None
+            problems.append(
+                Problem(
+                    index,
+                    col.name,
+                    "personal_value",
+                    col.on_invalid,
+                    detail=PERSONAL_REASON + PERSONAL_WHAT[kind],
+                )
+            )
+
+    def _match_cooperatives(self, parsed: pd.DataFrame, problems: list[Problem]) -> None:
+        """Each ``Cooperativa`` cell to the display name of a listed cooperative, or a problem."""
+        assert self._sender is not None
+        values = parsed["cooperative"]
+        present = values[values.notna()]
+        verdicts = {
+            v: self.senders.cooperative_of_cell(str(v), self._sender)
+            for v in pd.unique(present.to_numpy(dtype=object))
+        }
+        for index, value in present.items():
+            coop, reason = verdicts[value]
+            if coop is None:
+                parsed.at[index, "cooperative"] = None
+                problems.append(
+                    Problem(int(index), "cooperative", "cooperative_unlisted", detail=reason)
+                )
+            else:
+                parsed.at[index, "cooperative"] = coop.display_name
+
     def _reason(self, problem: Problem, entity: Entity, headers: dict[str, str]) -> str:
         reason = REASONS.get(problem.kind, problem.kind)
         if problem.kind == "vocabulary":
@@ -699,6 +781,8 @@ class FileIngestor:
         elif problem.kind == "date_order":
             start = headers.get(problem.detail) or entity.column(problem.detail).headers[0]
             reason = f"{reason} ('{start}')"
+        elif problem.kind in ("personal_value", "cooperative_unlisted"):
+            reason = problem.detail
         elif problem.kind == "missing" and problem.column in entity.context_columns:
             reason = "nome non indicato nella colonna, nel titolo o nel nome del file"
         if problem.severity == "warning":
@@ -772,11 +856,13 @@ def ingest_feed(
     *,
     key: bytes,
     feedback_dir: Path,
-    known_cooperatives: list[str] | None = None,
+    senders: SenderList | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every new file of one feed; returns what happened to each."""
+    """Ingest every new file of one feed; returns what happened to each.
+
+    ``senders``: the senders' list (:func:`~lavoro_debole.ingest.senders.load_senders`);
+    the project's default when not given.
+    """
     feed = FEEDS[feed_name]
-    ingestor = FileIngestor(
-        con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives
-    )
+    ingestor = FileIngestor(con, feed, key=key, feedback_dir=feedback_dir, senders=senders)
     return ingestor.ingest_dir(inbox_dir / feed_name)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
+from lavoro_debole.ingest.senders import load_senders
 from lavoro_debole.ingest.store import ensure_tables, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
@@ -52,14 +54,6 @@ def read_reference_list(path: Path) -> list[tuple[str, str]]:
         ]
 
 
-def known_cooperative_names(reference_dir: Path) -> list[str]:
-    names: list[str] = []
-    for path in (reference_dir / REFERENCE_FILE, DEFAULT_SEED):
-        if path.is_file():
-            names.extend(name for name, _ in read_reference_list(path) if name)
-    return names
-
-
 def _file_lines(outcomes: list[FileOutcome]) -> str:
     lines = [
         "| File | Esito | Righe dati | Caricate | Scartate | Saltate |",
@@ -68,8 +62,8 @@ def _file_lines(outcomes: list[FileOutcome]) -> str:
     status = {"loaded": "caricato", "duplicate": "doppione", "rejected": "rifiutato"}
     for o in outcomes:
         lines.append(
-            f"| {o.file_name} | {status[o.status]} | {o.rows_data} | {o.rows_loaded} | "
-            f"{o.rows_rejected} | {o.rows_skipped} |"
+            f"| {mask_personal(o.file_name)} | {status[o.status]} | {o.rows_data} | "
+            f"{o.rows_loaded} | {o.rows_rejected} | {o.rows_skipped} |"
         )
     return "\n".join(lines)
 
@@ -79,12 +73,14 @@ def _rejection_check(feed: Feed, outcomes: list[FileOutcome]) -> dg.AssetCheckRe
     worrying = []
     for o in outcomes:
         if o.status == "rejected":
-            worrying.append(f"- {o.file_name}: file rifiutato per intero ({o.error})")
+            name = mask_personal(o.file_name)
+            worrying.append(f"- {name}: file rifiutato per intero ({o.error})")
         elif o.rows_data and o.rows_rejected / o.rows_data > threshold:
             share = 100 * o.rows_rejected / o.rows_data
             worrying.append(
-                f"- {o.file_name}: {o.rows_rejected} righe scartate su {o.rows_data} "
-                f"({share:.0f}%); riepilogo per il partner: feedback/{feed.name}/{o.feedback_file}"
+                f"- {mask_personal(o.file_name)}: {o.rows_rejected} righe scartate su "
+                f"{o.rows_data} ({share:.0f}%); riepilogo per il partner: "
+                f"feedback/{feed.name}/{mask_personal(o.feedback_file)}"
             )
     if worrying:
         description = (
@@ -131,7 +127,8 @@ def _conservation_check(con, feed: Feed) -> dg.AssetCheckResult:
             "Righe non conservate: il conteggio delle righe caricate e scartate non torna. "
             "Segnalare al responsabile tecnico.\n"
             + "\n".join(
-                f"- {name}: righe dati {data}, caricate {loaded}, scartate {rejected}, "
+                f"- {mask_personal(name)}: righe dati {data}, caricate {loaded}, "
+                f"scartate {rejected}, "
                 f"presenti nel magazzino {stored}"
                 for name, data, loaded, rejected, stored in broken
             )
@@ -193,7 +190,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 settings.inbox_dir,
                 key=key_bytes,
                 feedback_dir=settings.feedback_dir,
-                known_cooperatives=known_cooperative_names(settings.reference_dir),
+                senders=load_senders(settings.reference_dir),
             )
             totals = con.execute(
                 """
@@ -206,7 +203,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             conservation = _conservation_check(con, feed)
         for o in outcomes:
             context.log.info(
-                f"{o.file_name}: {o.status}, caricate {o.rows_loaded}, scartate {o.rows_rejected}, "
+                f"{mask_personal(o.file_name)}: {o.status}, caricate {o.rows_loaded}, "
+                f"scartate {o.rows_rejected}, "
                 f"saltate {o.rows_skipped}"
             )
         feedback = [o.feedback_file for o in outcomes if o.feedback_file]
@@ -225,7 +223,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 "File doppioni": sum(o.status == "duplicate" for o in outcomes),
                 "File rifiutati": sum(o.status == "rejected" for o in outcomes),
                 "Riepiloghi nuovi per i partner": dg.MetadataValue.md(
-                    "\n".join(f"- feedback/{feed.name}/{name}" for name in feedback) or "nessuno"
+                    "\n".join(f"- feedback/{feed.name}/{mask_personal(name)}" for name in feedback)
+                    or "nessuno"
                 ),
                 "Dettaglio dei file": dg.MetadataValue.md(
                     _file_lines(outcomes) if outcomes else "Nessun file nuovo."

@@ -584,8 +584,8 @@ class FileIngestor:
         coverage = coverage_from_title(titles) or coverage_from_name(Path(file_name).name)
         self._apply_coverage(outcome, coverage)
         outcome.sender, context = self._sender_and_context(file_name, titles, chosen)
-        outcome.sheets_read = ", ".join(p.sheet.name or "(csv)" for p in chosen)
-        outcome.sheets_ignored = ", ".join(ignored) or None
+        outcome.sheets_read = ", ".join(mask_personal(p.sheet.name or "(csv)") for p in chosen)
+        outcome.sheets_ignored = ", ".join(mask_personal(name) for name in ignored) or None
 
         frames: list[tuple[Entity, pd.DataFrame]] = []
         problem_rows: list[dict[str, object]] = []
@@ -803,8 +803,10 @@ class FileIngestor:
         out = pd.DataFrame(
             {
                 "file_sha256": outcome.file_sha256,
-                "file_name": file_name,
-                "sheet": sheet.name,
+                # Lineage past the door: the names with their personal-looking parts masked
+                # (the file's key is its sha256; the name as received stays in ops).
+                "file_name": mask_personal(file_name),
+                "sheet": None if sheet.name is None else mask_personal(sheet.name),
                 "row_number": pd.Series(row_numbers, dtype="int64"),
                 "reference_date": outcome.reference_date,
                 "received_seq": outcome.received_seq,

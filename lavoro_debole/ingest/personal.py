@@ -116,13 +116,32 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     return merged
 
 
+_CF_FLAT = re.compile("".join(_CF_PARTS))
+_PHONE_HINT = re.compile(r"(?:^|[^0-9])[+03]")
+
+
 @lru_cache(maxsize=1 << 16)
 def personal_kind(text: str) -> str | None:
-    """What personal value ``text`` holds (``codice fiscale``, ...), or None."""
+    """What personal value ``text`` holds (``codice fiscale``, ...), or None.
+
+    The same shapes as :func:`mask_personal`, tested cheaply first (a column of
+    100,000 distinct codes is screened in a fraction of a second): an e-mail needs an
+    ``@``, a phone at least 8 digits, a CF 16 characters once spaces are removed.
+    """
     if len(text) < 6:
         return None
-    spans = _spans(text)
-    return spans[0][2] if spans else None
+    if text.isdigit():  # ids and codes: a phone only if the whole run is one
+        return PHONE if len(text) <= 14 and _is_phone(text) else None
+    if "@" in text and _EMAIL_SHAPE.search(text):
+        return EMAIL
+    squashed = "".join(text.split())
+    if len(squashed) >= 16 and any(_is_cf(m.group()) for m in _CF_FLAT.finditer(squashed)):
+        return CF
+    if _PHONE_HINT.search(text) and sum(map(text.count, "0123456789")) >= 8:
+        undated = _DATE_SHAPE.sub(lambda m: " " * len(m.group()), text)
+        if any(_is_phone(m.group()) for m in _PHONE_SHAPE.finditer(undated)):
+            return PHONE
+    return None
 
 
 def mask_personal(text: object) -> str:

@@ -735,13 +735,14 @@ class FileIngestor:
             values = parsed[col.name]
             present = values[values.notna()]
             kinds = {v: personal_kind(str(v)) for v in pd.unique(present.to_numpy(dtype=object))}
-            for index, value in present.items():
-                kind = kinds[value]
-                people = names[int(index)] if names is not None else []
-                if kind is None and any(names_in(str(value), person) for person in people):
-                    kind = NAME
-                if kind is not None:
-                    flagged.append((int(index), col, kind))
+            found = present.map(kinds)
+            for index, kind in found[found.notna()].items():
+                flagged.append((int(index), col, kind))
+            if names is None:
+                continue
+            for index, value in present[found.isna()].items():
+                if any(names_in(str(value), person) for person in names[int(index)]):
+                    flagged.append((int(index), col, NAME))
         for index, col, kind in flagged:
             parsed.at[index, col.name] = None
             problems.append(

@@ -446,7 +446,11 @@ class FileIngestor:
         (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
         listing = walk_feed_dir(feed_dir)
-        links = self._refuse_links(feed_dir, listing.links)
+        links = [
+            outcome
+            for link in listing.links
+            if (outcome := self._refuse_link(link, link.path.relative_to(feed_dir).as_posix()))
+        ]
         new_files = []
         for path in listing.files:
             file_name = path.relative_to(feed_dir).as_posix()
@@ -467,29 +471,28 @@ class FileIngestor:
                 self._read_ahead = None
         return links + outcomes
 
-    def _refuse_links(self, feed_dir: Path, links: list[Link]) -> list[FileOutcome]:
-        """Each new symbolic link is recorded as refused; its target is never read."""
-        outcomes = []
-        for link in links:
-            file_name = link.path.relative_to(feed_dir).as_posix()
-            sha = link.marker_sha256
-            if store.known_file(self.con, self.feed.name, file_name, sha):
-                continue
-            outcome = FileOutcome(
-                self.feed.name, file_name, sha, status="rejected", error=LINK_REASON
-            )
-            outcome.received_seq = store.next_received_seq(self.con)
-            self._record(outcome, [], [])
-            log.warning(
-                "%s: %s è un collegamento simbolico: non letto",
-                self.feed.name,
-                mask_personal(file_name),
-            )
-            outcomes.append(outcome)
-        return outcomes
+    def _refuse_link(self, link: Link, file_name: str) -> FileOutcome | None:
+        """A new symbolic link is recorded as refused; its target is never read."""
+        sha = link.marker_sha256
+        if store.known_file(self.con, self.feed.name, file_name, sha):
+            return None
+        outcome = FileOutcome(self.feed.name, file_name, sha, status="rejected", error=LINK_REASON)
+        outcome.received_seq = store.next_received_seq(self.con)
+        self._record(outcome, [], [])
+        log.warning(
+            "%s: %s è un collegamento simbolico: non letto",
+            self.feed.name,
+            mask_personal(file_name),
+        )
+        return outcome
 
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
-        """Ingest one file; None when this very file was already processed."""
+        """Ingest one file; None when this very file was already processed.
+
+        A symbolic link is never followed: it is recorded as refused, as in a folder walk.
+        """
+        if path.is_symlink():
+            return self._refuse_link(Link(path, path.lstat().st_mtime), file_name)
         sha = sha256_of(path)
         if store.known_file(self.con, self.feed.name, file_name, sha):
             return None

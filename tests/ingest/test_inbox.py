@@ -10,7 +10,8 @@ import pytest
 
 from lavoro_debole.ingest.inbox import LINK_REASON, walk_feed_dir
 from lavoro_debole.ingest.inbox_watch import WatchState, look
-from lavoro_debole.ingest.pipeline import inbox_files, ingest_feed
+from lavoro_debole.ingest.pipeline import FileIngestor, inbox_files, ingest_feed
+from lavoro_debole.schemas import FEEDS
 from tests.factories import KEY
 
 SECRET = "VALORE-FUORI-INBOX-7731"
@@ -114,3 +115,12 @@ def test_links_are_recorded_as_refused_and_their_target_never_read(
     # The next run records nothing again.
     again = ingest_feed(db, "sportello", messy_feed.parent, key=KEY, feedback_dir=feedback)
     assert [o for o in again if o.error == LINK_REASON] == []
+
+
+def test_a_link_given_as_one_file_is_refused_too(tmp_path: Path, messy_feed: Path):
+    db = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ingestor = FileIngestor(db, FEEDS["sportello"], key=KEY, feedback_dir=tmp_path / "feedback")
+    outcome = ingestor.ingest_file(messy_feed / "collegamento.csv", "collegamento.csv")
+    assert (outcome.status, outcome.error) == ("rejected", LINK_REASON)
+    assert ingestor.ingest_file(messy_feed / "collegamento.csv", "collegamento.csv") is None
+    assert db.execute("select count(*) from raw.sportello").fetchone()[0] == 0

@@ -148,6 +148,16 @@ def test_the_run_builds_the_warehouse(careless_run):
     assert con.execute("select count(*) from marts.indicator_values").fetchone()[0] > 0
 
 
+def test_no_file_or_sheet_name_reaches_the_analysts_copy(careless_run):
+    data_dir, _ = careless_run
+    con = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where column_name in ('file_name', 'sheet', 'sheets_read', 'feedback_file', 'error')"
+    ).fetchall()
+    assert columns == []
+
+
 def test_careless_files_are_refused_or_their_rows_rejected(careless_run):
     data_dir, _ = careless_run
     coop = _files(data_dir, "cooperative")

@@ -97,4 +97,3 @@ FEED = Feed(
     entities=(CASES,),
     description="Registri delle prese in carico dei servizi sociali.",
 )
-

@@ -177,8 +177,12 @@ def name_tokens(cells: Iterable[object]) -> frozenset[str]:
 
 
 def names_in(text: str, names: frozenset[str]) -> bool:
-    """True when ``text`` names the person: two of the name's words (one for a one-word name)."""
-    if not names:
+    """True when ``text`` names the person: two words of the name's (surname and name).
+
+    One word alone is not enough (``Verde``, ``Casa``, ``Gino`` are words and names
+    alike), so a one-word name is never matched: false positives would reject good rows.
+    """
+    if len(names) < 2:
         return False
     words = set(fold(text).split())
-    return len(words & names) >= min(2, len(names))
+    return len(words & names) >= 2

@@ -9,7 +9,15 @@ import duckdb
 import openpyxl
 import pytest
 
-from lavoro_debole.ingest.personal import CF, EMAIL, PHONE, mask_personal, personal_kind
+from lavoro_debole.ingest.personal import (
+    CF,
+    EMAIL,
+    PHONE,
+    mask_personal,
+    name_tokens,
+    names_in,
+    personal_kind,
+)
 from lavoro_debole.ingest.pipeline import ingest_feed
 from tests.factories import CF_ANNA, CF_MARIO, KEY, d, write_csv, write_xlsx
 
@@ -240,3 +248,13 @@ def test_a_file_named_after_a_person_is_masked_in_the_log(tmp_path: Path, caplog
     for value in (CF_MARIO, "347 1234567", "333 1234567"):
         assert value not in caplog.text
     assert "Rossi_[CF]_[telefono].xlsx" in caplog.text
+
+
+def test_a_name_needs_two_of_its_words():
+    person = name_tokens(["ROSSI", "Mario"])
+    assert names_in("segnalato da Mario Rossi", person)
+    assert names_in("rossi, mario", person)
+    assert not names_in("Rossi", person)
+    assert not names_in("Casa", name_tokens(["Casa"]))  # a one-word name is never matched
+    assert not names_in("Manutenzione del verde", name_tokens(["Verde", "Anna"]))
+    assert name_tokens(["De Luca", "Anna Maria", None, 3]) == {"luca", "anna", "maria"}

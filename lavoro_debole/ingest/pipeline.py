@@ -35,7 +35,6 @@ from lavoro_debole.ingest.personal import (
     PHONE,
     mask_personal,
     name_tokens,
-    names_in,
     personal_kind,
 )
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
@@ -341,30 +340,39 @@ PERSONAL_WHAT = {
 }
 
 
-def _row_names(part: _SheetRows) -> list[list[frozenset[str]]] | None:
-    """For each data row, the folded words of each person its dropped name columns name."""
-    present = {
-        name: index
-        for name, index in part.header.columns.items()
-        if name in NAME_GROUPS and part.entity.column(name).kind == "drop"
-    }
-    if not present:
-        return None
-    groups: dict[str, list[int]] = {}
-    for name, index in present.items():
-        groups.setdefault(NAME_GROUPS[name], []).append(index)
-    rows = part.sheet.rows
-    out = []
-    for row_index in part.data_rows:
-        row = rows[row_index]
-        out.append(
-            [
+class _RowNames:
+    """The persons a row's dropped name columns name, as folded words, read on demand."""
+
+    def __init__(self, part: _SheetRows, columns: dict[str, int]) -> None:
+        groups: dict[str, list[int]] = {}
+        for name, index in columns.items():
+            groups.setdefault(NAME_GROUPS[name], []).append(index)
+        self._groups = list(groups.values())
+        self._rows = part.sheet.rows
+        self._data_rows = part.data_rows
+        self._cache: dict[int, list[frozenset[str]]] = {}
+
+    @classmethod
+    def of(cls, part: _SheetRows) -> _RowNames | None:
+        columns = {
+            name: index
+            for name, index in part.header.columns.items()
+            if name in NAME_GROUPS and part.entity.column(name).kind == "drop"
+        }
+        return cls(part, columns) if columns else None
+
+    def named_in(self, index: int, words: set[str]) -> bool:
+        """True when ``words`` (a cell's folded words) hold two words of a person's name."""
+        people = self._cache.get(index)
+        if people is None:
+            row = self._rows[self._data_rows[index]]
+            people = [
                 tokens
-                for indices in groups.values()
-                if (tokens := name_tokens(row[i] for i in indices if i < len(row)))
+                for indices in self._groups
+                if len(tokens := name_tokens(row[i] for i in indices if i < len(row))) >= 2
             ]
-        )
-    return out
+            self._cache[index] = people
+        return any(len(words & person) >= 2 for person in people)
 
 
 # --------------------------------------------------------------------------- the file
@@ -732,19 +740,34 @@ class FileIngestor:
         ]
         if not columns or parsed.empty:
             return
-        names = _row_names(part)
+        names = _RowNames.of(part)
         flagged: list[tuple[int, Column, str]] = []
         for col in columns:
-            values = parsed[col.name]
-            present = values[values.notna()]
-            kinds = {v: personal_kind(str(v)) for v in pd.unique(present.to_numpy(dtype=object))}
-            found = present.map(kinds)
-            for index, kind in found[found.notna()].items():
-                flagged.append((int(index), col, kind))
-            if names is None:
+            values = parsed[col.name].to_numpy(dtype=object)
+            present = ~pd.isna(values)
+            if not present.any():
                 continue
-            for index, value in present[found.isna()].items():
-                if any(names_in(str(value), person) for person in names[int(index)]):
+            kinds = {v: personal_kind(str(v)) for v in pd.unique(values[present])}
+            # Only a cell of two words or more can hold a name (surname and name).
+            words = {}
+            if names is not None:
+                words = {
+                    v: w
+                    for v, k in kinds.items()
+                    if k is None and len(w := set(fold(str(v)).split())) >= 2
+                }
+            if all(k is None for k in kinds.values()) and not words:
+                continue  # the usual case: nothing to look at row by row
+            for index in np.flatnonzero(present):
+                value = values[index]
+                kind = kinds[value]
+                if kind is not None:
+                    flagged.append((int(index), col, kind))
+                elif (
+                    value in words
+                    and names is not None
+                    and names.named_in(int(index), words[value])
+                ):
                     flagged.append((int(index), col, NAME))
         for index, col, kind in flagged:
             parsed.at[index, col.name] = None

@@ -226,5 +226,15 @@ def load_senders(reference_dir: Path | None = None) -> SenderList:
         for row in read_senders_file(path):
             if row.get("feed") and row.get("sender_id"):
                 rows[(row["feed"], row["sender_id"])] = row
-    senders = [_sender_of_row(row) for row in rows.values()]
-    return SenderList(s for s in senders if s.spellings)
+    senders = [s for s in (_sender_of_row(row) for row in rows.values()) if s.spellings]
+    ids = {(s.feed, s.sender_id) for s in senders if s.sends_files}
+    for s in senders:
+        if s.consortium is not None and (s.feed, s.consortium) not in ids:
+            log.warning(
+                "elenco dei mittenti: '%s' (flusso %s) indica il consorzio '%s', che non è "
+                "nell'elenco: le sue righe saranno scartate",
+                s.sender_id,
+                s.feed,
+                s.consortium,
+            )
+    return SenderList(senders)

@@ -271,3 +271,21 @@ def test_a_listed_district_file_still_loads_and_an_unnamed_one_is_refused(data_d
     assert con.execute("select district, sender from raw.servizi_sociali").fetchall() == [
         ("Lodi", "UdP Lodi")
     ]
+
+
+def test_a_member_of_an_unlisted_consortium_is_warned_about(tmp_path: Path, caplog):
+    (tmp_path / "senders.csv").write_text(
+        "feed;sender_id;display_name;spellings;district;consortium\n"
+        "cooperative;la_quercia;La Quercia;Quercia;;consorzio_inesistente\n",
+        encoding="utf-8",
+    )
+    senders = load_senders(tmp_path)
+    assert "consorzio_inesistente" in caplog.text
+    assert "la_quercia" in {s.sender_id for s in senders.of_feed("cooperative")}
+    assert not next(s for s in senders.senders if s.sender_id == "la_quercia").sends_files
+
+
+def test_a_stewards_list_without_the_needed_columns_is_refused_clearly(tmp_path: Path):
+    (tmp_path / "senders.csv").write_text("feed;nome\ncfp;CFP\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"senders\.csv: mancano le colonne sender_id"):
+        load_senders(tmp_path)

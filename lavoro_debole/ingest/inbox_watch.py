@@ -1,9 +1,12 @@
 """Which inbox files are new and completely copied: the inbox sensor's logic, without Dagster.
 
-A file is ready when it has no temporary name (``.part`` and similar) and its size
-and modification time are the same as at the previous look: a file still being
-copied changes between two looks. Each ready file is announced once per content
-(its sha256), whatever its name.
+The folder walk is the run's own (:func:`lavoro_debole.ingest.inbox.walk_feed_dir`):
+hidden files, lock files and partial downloads (``.part`` and similar) are never
+ready. A file is ready when its size and modification time are the same as at the
+previous look: a file still being copied changes between two looks. Each ready file
+is announced once per content (its sha256), whatever its name. A symbolic link is
+announced too (once per link text, never reading its target), so that a run records
+it as refused.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from lavoro_debole.ingest.pipeline import inbox_files, sha256_of
+from lavoro_debole.ingest.inbox import walk_feed_dir
+from lavoro_debole.ingest.pipeline import sha256_of
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,12 @@ def look(inbox_dir: Path, feeds: list[str], state: WatchState) -> list[ReadyFile
     ready: list[ReadyFile] = []
     seen_now: dict[str, list[float]] = {}
     for feed in feeds:
-        for path in inbox_files(inbox_dir / feed):
-            stat = path.stat()
+        listing = walk_feed_dir(inbox_dir / feed)
+        for path in listing.files:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # gone since the walk
             signature = [float(stat.st_size), stat.st_mtime]
             key = path.as_posix()
             seen_now[key] = signature
@@ -60,6 +68,11 @@ def look(inbox_dir: Path, feeds: list[str], state: WatchState) -> list[ReadyFile
                 continue
             state.announced.add(sha)
             ready.append(ReadyFile(feed, path, sha))
+        for link in listing.links:
+            sha = link.marker_sha256
+            if sha not in state.announced:
+                state.announced.add(sha)
+                ready.append(ReadyFile(feed, link.path, sha))
     state.sizes = seen_now
     return ready
 

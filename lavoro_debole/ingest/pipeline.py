@@ -29,13 +29,23 @@ from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
+from lavoro_debole.ingest.inbox import LINK_REASON, Link, walk_feed_dir
 from lavoro_debole.ingest.keys import ensure_key
+from lavoro_debole.ingest.personal import (
+    CF,
+    EMAIL,
+    PHONE,
+    mask_personal,
+    name_tokens,
+    personal_kind,
+)
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
     coverage_from_name,
     coverage_from_title,
 )
+from lavoro_debole.ingest.senders import Sender, SenderList, SenderNotFound, load_senders
 from lavoro_debole.ingest.values import (
     clean_text,
     clean_text_then,
@@ -51,11 +61,9 @@ from lavoro_debole.ingest.values import (
 from lavoro_debole.schemas import FEEDS, REASONS, Column, Entity, Feed, fold
 from lavoro_debole.schemas import normalise_cf as _normalise_cf
 from lavoro_debole.schemas import normalise_piva as _normalise_piva
-from lavoro_debole.schemas.servizi_sociali import district_of
 
 log = logging.getLogger(__name__)
 
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 MULTI_SEPARATORS = re.compile(r"\s*[,;/]\s*|\s+e\s+")
 INTEGER_RANGE = (-(2**31), 2**31 - 1)
 """What an ``integer`` column holds (``store.KIND_TYPES``: INTEGER)."""
@@ -148,19 +156,11 @@ def _modified_at(path: Path) -> dt.datetime | None:
 def inbox_files(feed_dir: Path) -> list[Path]:
     """Files of one feed in the order they were received (mtime, then name).
 
-    Files still being copied (``.part`` and similar), office lock files (``~$``) and
-    hidden files are not partner files yet.
+    The walk is :func:`lavoro_debole.ingest.inbox.walk_feed_dir`: symbolic links are not
+    followed, hidden files and folders, office lock files and partial downloads are not
+    partner files (yet); visible subfolders are read.
     """
-    if not feed_dir.is_dir():
-        return []
-    files = [
-        path
-        for path in feed_dir.rglob("*")
-        if path.is_file()
-        and not path.name.startswith((".", "~$"))
-        and not path.name.lower().endswith(IGNORED_SUFFIXES)
-    ]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.relative_to(feed_dir).as_posix()))
+    return walk_feed_dir(feed_dir).files
 
 
 # --------------------------------------------------------------------------- reading
@@ -369,52 +369,64 @@ def _validate(frame: pd.DataFrame, entity: Entity, problems: list[Problem]) -> N
             problems.append(Problem(index, column_name, kind, severity))
 
 
-# --------------------------------------------------------------------------- context
+# --------------------------------------------------------------------------- screening
+
+SCREENED_KINDS = frozenset({"label", "text", "vocab", "multi"})
+"""Kinds of kept column whose cells are screened for personal values."""
+NAME_GROUPS = {
+    "surname": "person",
+    "first_name": "person",
+    "full_name": "person",
+    "worker_name": "person",
+    "student_name": "person",
+    "social_worker": "staff",
+    "volunteer": "staff",
+    "contact_person": "contact",
+}
+"""Dropped columns that name a person; surname and first name together are one person."""
+NAME = "name"
+PERSONAL_REASON = "dato personale in una colonna descrittiva: "
+PERSONAL_WHAT = {
+    CF: "sembra un codice fiscale",
+    PHONE: "sembra un numero di telefono",
+    EMAIL: "sembra un indirizzo e-mail",
+    NAME: "contiene il nome della persona della riga",
+}
 
 
-def _strip_legal_form(text: str) -> str:
-    folded = fold(text)
-    for suffix in (
-        "societa cooperativa sociale onlus",
-        "societa cooperativa sociale",
-        "cooperativa sociale onlus",
-        "cooperativa sociale",
-        "soc coop sociale",
-        "soc coop soc",
-        "scs",
-        "onlus",
-    ):
-        folded = folded.replace(suffix, " ")
-    return re.sub(r"\s+", " ", folded).strip()
+class _RowNames:
+    """The persons a row's dropped name columns name, as folded words, read on demand."""
 
+    def __init__(self, part: _SheetRows, columns: dict[str, int]) -> None:
+        groups: dict[str, list[int]] = {}
+        for name, index in columns.items():
+            groups.setdefault(NAME_GROUPS[name], []).append(index)
+        self._groups = list(groups.values())
+        self._rows = part.sheet.rows
+        self._data_rows = part.data_rows
+        self._cache: dict[int, list[frozenset[str]]] = {}
 
-def _split_camel(stem: str) -> str:
-    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem.replace("_", " ").replace("-", " "))
-    return re.sub(r"\s+", " ", words).strip()
+    @classmethod
+    def of(cls, part: _SheetRows) -> _RowNames | None:
+        columns = {
+            name: index
+            for name, index in part.header.columns.items()
+            if name in NAME_GROUPS and part.entity.column(name).kind == "drop"
+        }
+        return cls(part, columns) if columns else None
 
-
-def cooperative_from_context(file_name: str, titles: list[str], known: list[str]) -> str | None:
-    """The cooperative a single-coop file comes from: its title row, else its file name.
-
-    A name from the steward's list of cooperatives is preferred so that the same
-    cooperative is spelled alike across its files.
-    """
-    haystacks = [fold(t) for t in titles] + [fold(_split_camel(Path(file_name).stem))]
-    haystacks.append(fold(Path(file_name).stem).replace(" ", ""))
-    for name in known:
-        core = _strip_legal_form(name)
-        if core and any(core in h or core.replace(" ", "") in h for h in haystacks):
-            return name
-    for title in titles:
-        head = re.split(r"\s+[-–:|]\s+", title)[0].strip()
-        if head and not re.fullmatch(r"[\d\W]+", head):
-            return head
-    stem = re.sub(r"[_\-\s]*\d{4}.*$", "", Path(file_name).stem)
-    words = re.sub(
-        r"\b(inserimenti|lavoratori|elenco|report)\b", "", _split_camel(stem), flags=re.I
-    )
-    words = re.sub(r"\s+", " ", words).strip()
-    return words or None
+    def named_in(self, index: int, words: set[str]) -> bool:
+        """True when ``words`` (a cell's folded words) hold two words of a person's name."""
+        people = self._cache.get(index)
+        if people is None:
+            row = self._rows[self._data_rows[index]]
+            people = [
+                tokens
+                for indices in self._groups
+                if len(tokens := name_tokens(row[i] for i in indices if i < len(row))) >= 2
+            ]
+            self._cache[index] = people
+        return any(len(words & person) >= 2 for person in people)
 
 
 # --------------------------------------------------------------------------- the file
@@ -488,7 +500,7 @@ class FileIngestor:
         *,
         key: bytes,
         feedback_dir: Path,
-        known_cooperatives: list[str] | None = None,
+        senders: SenderList | None = None,
         inbox_dir: Path | None = None,
     ) -> None:
         """Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing
@@ -499,7 +511,8 @@ class FileIngestor:
         self.feed = feed
         self.key = key
         self.feedback_dir = feedback_dir
-        self.known_cooperatives = known_cooperatives or []
+        self.senders = senders if senders is not None else load_senders()
+        self._sender: Sender | None = None
         self._read_ahead: _ReadAhead | None = None
         self._where: str | None = None
         """Where the walk is (sheet, column), for the reason of an unexpected failure."""
@@ -511,9 +524,15 @@ class FileIngestor:
         While one file is validated and loaded, the next one is read on a second thread
         (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
+        listing = walk_feed_dir(feed_dir)
+        links = [
+            outcome
+            for link in listing.links
+            if (outcome := self._refuse_link(link, link.path.relative_to(feed_dir).as_posix()))
+        ]
         new_files = []
         outcomes = []
-        for path in inbox_files(feed_dir):
+        for path in listing.files:
             file_name = safe_file_name(path.relative_to(feed_dir).as_posix())
             try:
                 sha = sha256_of(path)
@@ -533,7 +552,22 @@ class FileIngestor:
                     outcomes.append(self._ingest_new_file(path, file_name, sha))
             finally:
                 self._read_ahead = None
-        return outcomes
+        return links + outcomes
+
+    def _refuse_link(self, link: Link, file_name: str) -> FileOutcome | None:
+        """A new symbolic link is recorded as refused; its target is never read."""
+        sha = link.marker_sha256
+        if store.known_file(self.con, self.feed.name, file_name, sha):
+            return None
+        outcome = FileOutcome(self.feed.name, file_name, sha, status="rejected", error=LINK_REASON)
+        outcome.received_seq = store.next_received_seq(self.con)
+        self._record(outcome, [], [])
+        log.warning(
+            "%s: %s è un collegamento simbolico: non letto",
+            self.feed.name,
+            mask_personal(file_name),
+        )
+        return outcome
 
     def _unreadable(self, file_name: str, exc: OSError) -> FileOutcome:
         """A file that cannot even be opened (no permission): said, not recorded, so
@@ -542,7 +576,7 @@ class FileIngestor:
         log.warning(
             "%s: file %s cannot be opened (%s): tried again next run",
             self.feed.name,
-            file_name,
+            mask_personal(file_name),
             failure,
         )
         return FileOutcome(
@@ -554,8 +588,13 @@ class FileIngestor:
         )
 
     def ingest_file(self, path: Path, file_name: str) -> FileOutcome | None:
-        """Ingest one file; None when this very file was already processed."""
+        """Ingest one file; None when this very file was already processed.
+
+        A symbolic link is never followed: it is recorded as refused, as in a folder walk.
+        """
         file_name = safe_file_name(file_name)
+        if path.is_symlink():
+            return self._refuse_link(Link(path, path.lstat().st_mtime), file_name)
         sha = sha256_of(path)
         if store.known_file(self.con, self.feed.name, file_name, sha):
             return None
@@ -607,9 +646,14 @@ class FileIngestor:
             outcome.status = "duplicate"
             outcome.sender = earlier[1]
             self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
-            outcome.error = f"stesso contenuto del file già ricevuto '{earlier[0]}': non ricaricato"
+            outcome.error = (
+                f"stesso contenuto del file già ricevuto '{mask_personal(earlier[0])}': "
+                "non ricaricato"
+            )
             self._record(outcome, [], [])
-            log.info("%s: %s is a duplicate of an earlier file", self.feed.name, file_name)
+            log.info(
+                "%s: %s is a duplicate of an earlier file", self.feed.name, mask_personal(file_name)
+            )
             return outcome
         try:
             frames, problems_rows = self._read_and_validate(path, file_name, outcome)
@@ -620,7 +664,9 @@ class FileIngestor:
                 # the period its name states: a later file of that period replaces it
                 self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
             self._record(outcome, [], [])
-            log.warning("%s: file %s refused: %s", self.feed.name, file_name, refused)
+            log.warning(
+                "%s: file %s refused: %s", self.feed.name, mask_personal(file_name), refused
+            )
             return outcome
         self._where = "registrazione nel magazzino"
         self._record(outcome, frames, problems_rows)
@@ -632,7 +678,7 @@ class FileIngestor:
         log.info(
             "%s: %s loaded %d rows, rejected %d, skipped %d",
             self.feed.name,
-            file_name,
+            mask_personal(file_name),
             outcome.rows_loaded,
             outcome.rows_rejected,
             outcome.rows_skipped,
@@ -713,7 +759,9 @@ class FileIngestor:
             ]
             if missing:
                 where = (
-                    f"foglio '{visible_text(part.sheet.name, 100)}', " if part.sheet.name else ""
+                    f"foglio '{visible_text(mask_personal(part.sheet.name), 100)}', "
+                    if part.sheet.name
+                    else ""
                 )
                 raise FileRefused(
                     f"{where}riga {part.header.row_index + 1}: manca la colonna obbligatoria "
@@ -723,8 +771,10 @@ class FileIngestor:
         coverage = coverage_from_title(titles) or coverage_from_name(Path(file_name).name)
         self._apply_coverage(outcome, coverage)
         outcome.sender, context = self._sender_and_context(file_name, titles, chosen)
-        outcome.sheets_read = visible_text(", ".join(p.sheet.name or "(csv)" for p in chosen))
-        outcome.sheets_ignored = visible_text(", ".join(ignored)) or None
+        outcome.sheets_read = visible_text(
+            ", ".join(mask_personal(p.sheet.name or "(csv)") for p in chosen)
+        )
+        outcome.sheets_ignored = visible_text(", ".join(mask_personal(n) for n in ignored)) or None
 
         frames: list[tuple[Entity, pd.DataFrame]] = []
         problem_rows: list[dict[str, object]] = []
@@ -747,31 +797,31 @@ class FileIngestor:
     def _sender_and_context(
         self, file_name: str, titles: list[str], chosen: list[_SheetRows]
     ) -> tuple[str, dict[str, str]]:
-        if self.feed.name == "servizi_sociali":
-            found = district_of(Path(file_name).stem)
-            for title in titles:
-                if found is not None:
-                    break
-                found = district_of(title)
-            if found is None:
+        """The file's sender from the senders' list, and the columns it fills.
+
+        Never from free text: a file whose name and title rows name no listed sender of
+        its feed (or two) is refused, saying which list to extend.
+        """
+        try:
+            sender = self.senders.sender_of_file(self.feed.name, file_name, titles)
+        except SenderNotFound as refused:
+            raise FileRefused(str(refused)) from None
+        self._sender = sender
+        context: dict[str, str] = {}
+        if "district" in chosen[0].entity.context_columns:
+            if sender.district is None:
                 raise FileRefused(
-                    "distretto non riconoscibile: il nome del file o la riga del titolo devono "
-                    "nominare Lodi, Casalpusterlengo, Sant'Angelo Lodigiano o il Comune di Lodi"
+                    f"il mittente '{sender.display_name}' non ha un distretto nell'elenco dei "
+                    f"mittenti (reference/senders.csv, flusso '{self.feed.name}', colonna "
+                    "'district')"
                 )
-            district, sender = found
-            return sender, {"district": district}
-        if self.feed.name == "cooperative":
-            has_column = all("cooperative" in part.header.columns for part in chosen)
-            name = cooperative_from_context(file_name, titles, self.known_cooperatives)
-            if has_column:
-                return (name or "Consorzio"), {}
-            if name is None:
-                raise FileRefused(
-                    "cooperativa non riconoscibile: manca la colonna 'Cooperativa' e il titolo o "
-                    "il nome del file non la nominano"
-                )
-            return name, {"cooperative": name}
-        return self.feed.default_sender, {}
+            context["district"] = sender.district
+        if "cooperative" in chosen[0].entity.context_columns:
+            members = [s for s in self.senders.of_feed(self.feed.name) if s.consortium]
+            if not any(m.consortium == sender.sender_id for m in members):
+                # A single cooperative: its own name wherever its file leaves the column out.
+                context["cooperative"] = sender.display_name
+        return sender.display_name, context
 
     def _process_sheet(
         self,
@@ -798,6 +848,7 @@ class FileIngestor:
             if name not in raw.columns or parsed[name].isna().all():
                 parsed[name] = value
         self._where = _where_in(sheet, entity, header, None)
+        self._screen(part, raw, parsed, problems)
         _validate(parsed, entity, problems)
 
         headers_as_sent = {
@@ -846,6 +897,91 @@ class FileIngestor:
         )
         return good, len(rejected_index)
 
+    def _screen(
+        self, part: _SheetRows, raw: pd.DataFrame, parsed: pd.DataFrame, problems: list[Problem]
+    ) -> None:
+        """What parsed but must not pass the door: the second step after parsing.
+
+        A consortium file's ``Cooperativa`` cells must each name a cooperative of the
+        senders' list that this sender sends (the cell becomes its display name, else
+        the row is rejected). Every kept label and free-text cell is screened for a
+        personal value (a CF, a phone number, an e-mail address, or the name of the
+        person of the same row from its dropped name columns): the value is dropped
+        from the row and kept only with the problem (rejected rows, feedback); the row
+        is warned or rejected as the column's ``on_invalid`` says.
+        """
+        entity = part.entity
+        if "cooperative" in entity.context_columns and "cooperative" in raw.columns:
+            self._match_cooperatives(parsed, problems)
+        columns = [
+            col
+            for col in entity.columns
+            if col.kind in SCREENED_KINDS
+            and col.name in raw.columns
+            and col.name not in entity.context_columns
+        ]
+        if not columns or parsed.empty:
+            return
+        names = _RowNames.of(part)
+        flagged: list[tuple[int, Column, str]] = []
+        for col in columns:
+            values = parsed[col.name].to_numpy(dtype=object)
+            present = ~pd.isna(values)
+            if not present.any():
+                continue
+            kinds = {v: personal_kind(str(v)) for v in pd.unique(values[present])}
+            # Only a cell of two words or more can hold a name (surname and name).
+            words = {}
+            if names is not None:
+                words = {
+                    v: w
+                    for v, k in kinds.items()
+                    if k is None and len(w := set(fold(str(v)).split())) >= 2
+                }
+            if all(k is None for k in kinds.values()) and not words:
+                continue  # the usual case: nothing to look at row by row
+            for index in np.flatnonzero(present):
+                value = values[index]
+                kind = kinds[value]
+                if kind is not None:
+                    flagged.append((int(index), col, kind))
+                elif (
+                    value in words
+                    and names is not None
+                    and names.named_in(int(index), words[value])
+                ):
+                    flagged.append((int(index), col, NAME))
+        for index, col, kind in flagged:
+            parsed.at[index, col.name] = None
+            problems.append(
+                Problem(
+                    index,
+                    col.name,
+                    "personal_value",
+                    col.on_invalid,
+                    detail=PERSONAL_REASON + PERSONAL_WHAT[kind],
+                )
+            )
+
+    def _match_cooperatives(self, parsed: pd.DataFrame, problems: list[Problem]) -> None:
+        """Each ``Cooperativa`` cell to the display name of a listed cooperative, or a problem."""
+        assert self._sender is not None
+        values = parsed["cooperative"]
+        present = values[values.notna()]
+        verdicts = {
+            v: self.senders.cooperative_of_cell(str(v), self._sender)
+            for v in pd.unique(present.to_numpy(dtype=object))
+        }
+        for index, value in present.items():
+            coop, reason = verdicts[value]
+            if coop is None:
+                parsed.at[index, "cooperative"] = None
+                problems.append(
+                    Problem(int(index), "cooperative", "cooperative_unlisted", detail=reason)
+                )
+            else:
+                parsed.at[index, "cooperative"] = coop.display_name
+
     def _reason(self, problem: Problem, entity: Entity, headers: dict[str, str]) -> str:
         reason = REASONS.get(problem.kind, problem.kind)
         if problem.kind == "vocabulary":
@@ -854,6 +990,8 @@ class FileIngestor:
         elif problem.kind == "date_order":
             start = headers.get(problem.detail) or entity.column(problem.detail).headers[0]
             reason = f"{reason} ('{start}')"
+        elif problem.kind in ("personal_value", "cooperative_unlisted"):
+            reason = problem.detail
         elif problem.kind == "missing" and problem.column in entity.context_columns:
             reason = "nome non indicato nella colonna, nel titolo o nel nome del file"
         if problem.severity == "warning":
@@ -874,8 +1012,10 @@ class FileIngestor:
         out = pd.DataFrame(
             {
                 "file_sha256": outcome.file_sha256,
-                "file_name": file_name,
-                "sheet": sheet.name,
+                # Lineage past the door: the names with their personal-looking parts masked
+                # (the file's key is its sha256; the name as received stays in ops).
+                "file_name": mask_personal(file_name),
+                "sheet": None if sheet.name is None else mask_personal(sheet.name),
                 "row_number": pd.Series(row_numbers, dtype="int64"),
                 "reference_date": outcome.reference_date,
                 "received_seq": outcome.received_seq,
@@ -927,16 +1067,15 @@ def ingest_feed(
     *,
     key: bytes,
     feedback_dir: Path,
-    known_cooperatives: list[str] | None = None,
+    senders: SenderList | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every new file of one feed; returns what happened to each."""
+    """Ingest every new file of one feed; returns what happened to each.
+
+    ``senders``: the senders' list (:func:`~lavoro_debole.ingest.senders.load_senders`);
+    the project's default when not given.
+    """
     feed = FEEDS[feed_name]
     ingestor = FileIngestor(
-        con,
-        feed,
-        key=key,
-        feedback_dir=feedback_dir,
-        known_cooperatives=known_cooperatives,
-        inbox_dir=inbox_dir,
+        con, feed, key=key, feedback_dir=feedback_dir, senders=senders, inbox_dir=inbox_dir
     )
     return ingestor.ingest_dir(inbox_dir / feed_name)

@@ -15,8 +15,10 @@ from lavoro_debole.ingest.expected_senders import (
     ReferenceListError,
     read_expected_senders,
 )
+from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
 from lavoro_debole.ingest.problems import OpenProblem, open_problems
+from lavoro_debole.ingest.senders import load_senders
 from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
@@ -58,14 +60,6 @@ def read_reference_list(path: Path) -> list[tuple[str, str]]:
         ]
 
 
-def known_cooperative_names(reference_dir: Path) -> list[str]:
-    names: list[str] = []
-    for path in (reference_dir / REFERENCE_FILE, DEFAULT_SEED):
-        if path.is_file():
-            names.extend(name for name, _ in read_reference_list(path) if name)
-    return names
-
-
 def _file_lines(outcomes: list[FileOutcome]) -> str:
     lines = [
         "| File | Esito | Righe dati | Caricate | Scartate | Saltate |",
@@ -74,8 +68,8 @@ def _file_lines(outcomes: list[FileOutcome]) -> str:
     status = {"loaded": "caricato", "duplicate": "doppione", "rejected": "rifiutato"}
     for o in outcomes:
         lines.append(
-            f"| {o.file_name} | {status[o.status]} | {o.rows_data} | {o.rows_loaded} | "
-            f"{o.rows_rejected} | {o.rows_skipped} |"
+            f"| {mask_personal(o.file_name)} | {status[o.status]} | {o.rows_data} | "
+            f"{o.rows_loaded} | {o.rows_rejected} | {o.rows_skipped} |"
         )
     return "\n".join(lines)
 
@@ -87,21 +81,25 @@ def _rejection_check(
     new = {o.file_name for o in outcomes}
     worrying = []
     for p in problems:
+        name = mask_personal(p.file_name)
         when = "; arrivato in questa esecuzione" if p.file_name in new else ""
         if p.status == "rejected":
-            worrying.append(f"- {p.file_name}: file rifiutato per intero ({p.error}){when}")
+            worrying.append(f"- {name}: file rifiutato per intero ({p.error}){when}")
         else:
             share = 100 * p.rows_rejected / p.rows_data
             summary = (
-                f"feedback/{feed.name}/{p.feedback_file}" if p.feedback_file else f"({p.error})"
+                f"feedback/{feed.name}/{mask_personal(p.feedback_file)}"
+                if p.feedback_file
+                else f"({p.error})"
             )
             worrying.append(
-                f"- {p.file_name}: {p.rows_rejected} righe scartate su {p.rows_data} "
+                f"- {name}: {p.rows_rejected} righe scartate su {p.rows_data} "
                 f"({share:.0f}%); riepilogo per il partner: {summary}{when}"
             )
     for o in outcomes:
         if o.status == "loaded" and o.error and o.file_name not in {p.file_name for p in problems}:
-            worrying.append(f"- {o.file_name}: {o.error}")  # its feedback could not be written
+            # its feedback workbook could not be written
+            worrying.append(f"- {mask_personal(o.file_name)}: {o.error}")
     if worrying:
         description = (
             "File di questo flusso con troppe righe scartate o rifiutati, non ancora "
@@ -151,7 +149,8 @@ def _conservation_check(con, feed: Feed) -> dg.AssetCheckResult:
             "Righe non conservate: il conteggio delle righe caricate e scartate non torna. "
             "Segnalare al responsabile tecnico.\n"
             + "\n".join(
-                f"- {name}: righe dati {data}, caricate {loaded}, scartate {rejected}, "
+                f"- {mask_personal(name)}: righe dati {data}, caricate {loaded}, "
+                f"scartate {rejected}, "
                 f"presenti nel magazzino {stored}"
                 for name, data, loaded, rejected, stored in broken
             )
@@ -216,7 +215,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 settings.inbox_dir,
                 key=key_bytes,
                 feedback_dir=settings.feedback_dir,
-                known_cooperatives=known_cooperative_names(settings.reference_dir),
+                senders=load_senders(settings.reference_dir),
             )
             totals = con.execute(
                 """
@@ -230,7 +229,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
             problems = open_problems(con, feed.name, max_rejected_share())
         for o in outcomes:
             context.log.info(
-                f"{o.file_name}: {o.status}, caricate {o.rows_loaded}, scartate {o.rows_rejected}, "
+                f"{mask_personal(o.file_name)}: {o.status}, caricate {o.rows_loaded}, "
+                f"scartate {o.rows_rejected}, "
                 f"saltate {o.rows_skipped}"
             )
         feedback = [o.feedback_file for o in outcomes if o.feedback_file]
@@ -249,7 +249,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 "File doppioni": sum(o.status == "duplicate" for o in outcomes),
                 "File rifiutati": sum(o.status == "rejected" for o in outcomes),
                 "Riepiloghi nuovi per i partner": dg.MetadataValue.md(
-                    "\n".join(f"- feedback/{feed.name}/{name}" for name in feedback) or "nessuno"
+                    "\n".join(f"- feedback/{feed.name}/{mask_personal(name)}" for name in feedback)
+                    or "nessuno"
                 ),
                 "Dettaglio dei file": dg.MetadataValue.md(
                     _file_lines(outcomes) if outcomes else "Nessun file nuovo."

@@ -257,7 +257,6 @@ class Entity:
 class Feed:
     name: str
     entities: tuple[Entity, ...]
-    default_sender: str
     description: str = ""
 
 

@@ -71,6 +71,5 @@ ENROLMENTS = Entity(
 FEED = Feed(
     name="cfp",
     entities=(COURSES, ENROLMENTS),
-    default_sender="CFP Consortile del Lodigiano",
     description="Corsi e iscritti del CFP.",
 )

@@ -1,6 +1,8 @@
 """Placements in type-B social cooperatives: the consortium's combined file and single coops.
 
-A single cooperative's file names the cooperative only in its title row and file name.
+A single cooperative's file names the cooperative only in its title row and file name;
+both, and the consortium file's ``Cooperativa`` column, are matched against the
+senders' list (``lavoro_debole.ingest.senders``), never taken as free text.
 """
 
 from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed
@@ -81,6 +83,5 @@ PLACEMENTS = Entity(
 FEED = Feed(
     name="cooperative",
     entities=(PLACEMENTS,),
-    default_sender="",
     description="Inserimenti lavorativi nelle cooperative sociali di tipo B.",
 )

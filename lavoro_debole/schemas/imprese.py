@@ -86,6 +86,5 @@ CONTACTS = Entity(
 FEED = Feed(
     name="imprese",
     entities=(CONTACTS,),
-    default_sender="Rete imprese (Centro sviluppo piccole imprese)",
     description="Registro dei contatti con le imprese.",
 )

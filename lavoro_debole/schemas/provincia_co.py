@@ -108,6 +108,5 @@ EVENTS = Entity(
 FEED = Feed(
     name="provincia_co",
     entities=(EVENTS,),
-    default_sender="Provincia di Lodi - Centro per l'Impiego",
     description="Comunicazioni obbligatorie (UNILAV) dei lavoratori del programma.",
 )

@@ -52,6 +52,5 @@ INTERNSHIPS = Entity(
 FEED = Feed(
     name="provincia_tirocini",
     entities=(INTERNSHIPS,),
-    default_sender="Provincia di Lodi - Tirocini",
     description="Tirocini e borse lavoro.",
 )

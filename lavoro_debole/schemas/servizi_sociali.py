@@ -1,12 +1,13 @@
 """Case registers of the three district offices and of the Comune di Lodi.
 
-District files carry no district column: the district and the sender come from the
-file name or the title row (see :func:`district_of`).
+District files carry no district column: the sender, and with it the district, comes
+from the file name or the title row, matched against the senders' list
+(``lavoro_debole.ingest.senders``).
 """
 
 from __future__ import annotations
 
-from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed, fold
+from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed
 
 LEGAL_STATUS = {
     "Detenuto": ("Detenuta", "Detenuto/a", "In carcere"),
@@ -94,25 +95,5 @@ CASES = Entity(
 FEED = Feed(
     name="servizi_sociali",
     entities=(CASES,),
-    default_sender="",
     description="Registri delle prese in carico dei servizi sociali.",
 )
-
-
-def district_of(text: str) -> tuple[str, str] | None:
-    """(district, sender) named in a file name or title row, or None.
-
-    "Sant'Angelo Lodigiano" contains "Lodi", so it is looked for first; the Comune
-    di Lodi is a sender of its own in the Lodi district.
-    """
-    folded = fold(text.replace("_", " ").replace("-", " "))
-    squashed = folded.replace(" ", "")
-    if "santangelo" in squashed or "s angelo" in folded:
-        return "Sant'Angelo Lodigiano", "UdP Sant'Angelo Lodigiano"
-    if "casalpusterlengo" in squashed or "casale" in squashed:
-        return "Casalpusterlengo", "UdP Casalpusterlengo"
-    if "comune" in folded and "lodi" in squashed:
-        return "Lodi", "Comune di Lodi"
-    if "lodi" in folded.split() or "udplodi" in squashed or squashed.startswith("lodi"):
-        return "Lodi", "UdP Lodi"
-    return None

@@ -42,6 +42,5 @@ CONTACTS = Entity(
 FEED = Feed(
     name="sportello",
     entities=(CONTACTS,),
-    default_sender="Sportello di ascolto (Caritas Lodigiana)",
     description="Contatti dello sportello di ascolto extramoenia.",
 )

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from lavoro_debole.ingest.pipeline import FileIngestor, inbox_files, ingest_feed
+from lavoro_debole.ingest.senders import load_senders
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.synthetic import generate_inbox
 from tests.factories import KEY
@@ -150,3 +151,21 @@ def test_reading_ahead_changes_nothing_in_the_warehouse(loaded, tmp_path):
         query = f"select {columns} from {table} order by all"
         assert con.execute(query).fetchall() == alone.execute(query).fetchall(), table
     alone.close()
+
+
+def test_the_generators_senders_are_all_listed_and_stored_by_display_name(loaded):
+    """Every sender the generator writes is one of the default senders' list, and the
+    warehouse stores that sender's display name (the consortium's members too)."""
+    manifest, con, outcomes, _ = loaded
+    senders = load_senders()
+    for f in manifest.files:
+        if f.status == "rejected":
+            continue
+        candidates = senders.file_senders(f.feed)
+        [listed] = senders.matches([f.sender], candidates) if len(candidates) > 1 else candidates
+        assert outcomes[(f.feed, f.path)].sender == listed.display_name, f.path
+    coops = {
+        r[0] for r in con.execute("select distinct cooperative from raw.cooperative").fetchall()
+    }
+    assert coops and coops <= {s.display_name for s in senders.of_feed("cooperative")}
+    assert {"La Lanterna", "Ortobello", "Il Sentiero"} <= coops

@@ -100,6 +100,59 @@ def test_reference_list_and_ingest_log(data_dir: Path):
     ]
 
 
+def test_file_names_are_masked_in_metadata_checks_and_logs(data_dir: Path):
+    """A file named after a person with their CF and phone: Dagster shows it masked."""
+    name = f"UdP_Lodi_Rossi_{CF_MARIO}_347 1234567.xlsx"
+    rows = [
+        HEADER,
+        [CF_MARIO, "Detenuto", d("01/02/2024"), None, ""],
+        [wrong_check(CF_ANNA), "Detenuto", d("01/04/2024"), None, ""],
+    ]
+    write_xlsx(data_dir / "inbox" / "servizi_sociali" / name, {"Casi": rows})
+    (data_dir / "inbox" / "servizi_sociali" / "collegamento.xlsx").symlink_to(
+        data_dir / "inbox" / "servizi_sociali" / name
+    )
+    result = materialize(build_ingest_asset(FEEDS["servizi_sociali"]))
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("ingest_servizi_sociali")
+    shown = [str(v.value) for v in materialization.metadata.values()]
+    shown += [e.description or "" for e in result.get_asset_check_evaluations()]
+    shown += [str(event) for event in result.all_events]
+    text = "\n".join(shown)
+    assert "UdP_Lodi_Rossi_[CF]_[telefono].xlsx" in text
+    assert "collegamento simbolico" in text
+    for value in (CF_MARIO, "347 1234567", "3471234567"):
+        assert value not in text
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    # The name as received stays the steward's key in ops; raw has it masked.
+    assert con.execute("select file_name from ops.ingest_files order by 1").fetchall() == [
+        (name,),
+        ("collegamento.xlsx",),
+    ]
+    assert con.execute("select distinct file_name from raw.servizi_sociali").fetchall() == [
+        ("UdP_Lodi_Rossi_[CF]_[telefono].xlsx",)
+    ]
+
+
+def test_the_ingest_asset_reads_the_stewards_senders_list(data_dir: Path):
+    (data_dir / "reference").mkdir()
+    (data_dir / "reference" / "senders.csv").write_text(
+        "feed;sender_id;display_name;spellings;district;consortium\n"
+        "servizi_sociali;udp_lodi;Ufficio di Piano di Lodi;Distretto Lodigiano;Lodi;\n",
+        encoding="utf-8",
+    )
+    rows = [HEADER, [CF_MARIO, "Detenuto", d("01/02/2024"), None, ""]]
+    write_xlsx(
+        data_dir / "inbox" / "servizi_sociali" / "Distretto_Lodigiano_2024.xlsx", {"Casi": rows}
+    )
+    result = materialize(build_ingest_asset(FEEDS["servizi_sociali"]))
+    assert result.success
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select sender, status from ops.ingest_files").fetchall() == [
+        ("Ufficio di Piano di Lodi", "loaded")
+    ]
+
+
 def test_an_open_problem_stays_red_until_the_same_sender_replaces_the_file(data_dir: Path):
     bad = [
         ["Ufficio di Piano di Lodi"],

@@ -11,7 +11,6 @@ import pytest
 from lavoro_debole.ingest.headers import find_header
 from lavoro_debole.schemas import FEEDS, fold, is_valid_cf, is_valid_piva, normalise_cf
 from lavoro_debole.schemas.imprese import employees_band
-from lavoro_debole.schemas.servizi_sociali import district_of
 from tests.factories import CF_MARIO, wrong_check
 
 # Headers exactly as sources.md lists them, per entity (its own spelling and variants).
@@ -225,27 +224,6 @@ def test_identifiers():
     assert is_valid_cf("RSSMRA80A01E648Q") and not is_valid_cf("RSSMRA80A01E648X")
     assert not is_valid_cf("01397160985")  # an 11-digit code is not a person's CF
     assert is_valid_piva("01397160985") and not is_valid_piva("01397160986")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "UdP_SantAngeloLodigiano_casi_2025",
-            ("Sant'Angelo Lodigiano", "UdP Sant'Angelo Lodigiano"),
-        ),
-        (
-            "Ufficio di Piano di Sant'Angelo Lodigiano",
-            ("Sant'Angelo Lodigiano", "UdP Sant'Angelo Lodigiano"),
-        ),
-        ("UdP_Casalpusterlengo_casi_2024", ("Casalpusterlengo", "UdP Casalpusterlengo")),
-        ("Comune_Lodi_casi_2024_S1", ("Lodi", "Comune di Lodi")),
-        ("UdP_Lodi_casi_2024", ("Lodi", "UdP Lodi")),
-        ("Registro prese in carico 2024", None),
-    ],
-)
-def test_district_of(text, expected):
-    assert district_of(text) == expected
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ runs that bring nothing new from that sender, and turns green only when the corr
 file arrives. A later file replaces a problem file when it is loaded, comes from the
 same sender (when the problem file's sender is known), states a reference date no
 earlier and covers the same start (a cumulative or year-to-date file replaces the
-earlier ones; next month's file does not replace this month's).
+earlier ones; next month's file does not replace this month's). A file of which neither
+sender nor period is known (a symbolic link, a file refused before either was read) is
+replaced only by a file of the same name.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def open_problems(
                 and later.status = 'loaded'
                 and (f.sender is null or later.sender = f.sender)
                 and (f.reference_date is null or later.reference_date >= f.reference_date)
+                -- knowing neither sender nor period: only the same file, sent again
+                and (
+                    f.sender is not null
+                    or f.reference_date is not null
+                    or later.file_name = f.file_name
+                )
                 and (
                     f.coverage_start is null
                     or later.coverage_start is null

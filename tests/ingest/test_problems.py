@@ -54,6 +54,8 @@ def test_a_problem_file_is_replaced_only_by_a_later_file_of_its_sender_and_perio
         (7, "cfp", "rotto_2024_S1.xlsx", None, "rejected", 0, 0, "2024-06-30", "2024-01-01"),
         (8, "cfp", "corsi_2023_S2.xlsx", "CFP", "loaded", 3, 0, "2023-12-31", "2023-07-01"),
         (9, "cfp", "doppio.xlsx", "CFP", "duplicate", 0, 0, "2024-06-30", "2024-01-01"),
+        (10, "imprese", "collegamento.xlsx", None, "rejected", 0, 0, None, None),
+        (11, "imprese", "registro_2024.xlsx", "Rete", "loaded", 5, 0, "2024-12-31", None),
     ]
     con.executemany(
         "insert into ops.ingest_files (received_seq, feed, file_name, sender, status, rows_data,"
@@ -71,4 +73,12 @@ def test_a_problem_file_is_replaced_only_by_a_later_file_of_its_sender_and_perio
     assert [(p.file_name, p.status) for p in open_problems(con, "cfp", 0.10)] == [
         ("rotto_2024_S1.xlsx", "rejected")
     ]
+    # neither sender nor period known: another file does not replace it, the same name does
+    assert [p.file_name for p in open_problems(con, "imprese", 0.10)] == ["collegamento.xlsx"]
+    con.execute(
+        "insert into ops.ingest_files (received_seq, feed, file_name, sender, status, rows_data,"
+        " rows_rejected, file_sha256, rows_loaded, rows_warned, rows_skipped, received_at)"
+        " values (12, 'imprese', 'collegamento.xlsx', 'Rete', 'loaded', 1, 0, 'y', 1, 0, 0, now())"
+    )
+    assert open_problems(con, "imprese", 0.10) == []
     con.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.ingest.store import ensure_tables, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
@@ -187,6 +188,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         key_bytes = settings.require_key()
         with warehouse.connect() as con:
+            attach_vault(con, settings.vault_path, settings.require_vault_key())
             outcomes = ingest_feed(
                 con,
                 feed.name,

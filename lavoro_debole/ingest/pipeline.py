@@ -735,7 +735,7 @@ class FileIngestor:
         committed first: a crash before the warehouse's commit leaves only vault rows of a
         file the warehouse does not know, which the rerun of that file replaces.
         """
-        if problem_rows:
+        if outcome.status != "duplicate":  # a duplicate's sha is its original's
             store.replace_rejected_rows(self.con, outcome.file_sha256, pd.DataFrame(problem_rows))
         self.con.execute("begin transaction")
         try:

@@ -105,10 +105,13 @@ def raw_columns(entity: Entity) -> dict[str, str]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) -> None:
+    """The door-side tables, and the vault's when the vault is attached (the ingest
+    attaches it; :func:`replace_rejected_rows` refuses to run without it)."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists ops")
     con.execute(INGEST_FILES_DDL)
-    ensure_vault_tables(con)
+    if vault.is_attached(con):
+        ensure_vault_tables(con)
     con.execute(REFERENCE_DDL)
     for entity in entities:
         body = ",\n    ".join(
@@ -120,11 +123,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) ->
 def ensure_vault_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create ``vault.rejected_rows`` and move into it any ``ops.rejected_rows`` an earlier
     version kept in the warehouse (vault first, then the warehouse's copy is dropped)."""
-    if not vault.is_attached(con):
-        raise vault.VaultError(
-            "Il deposito riservato (vault.duckdb) non è collegato: le righe scartate "
-            "non possono essere scritte nel magazzino."
-        )
     con.execute(REJECTED_ROWS_DDL)
     old = con.execute(
         "select 1 from duckdb_tables() where database_name = current_database() "
@@ -145,6 +143,11 @@ def replace_rejected_rows(
 ) -> None:
     """The file's rejected rows in the vault, in a transaction of their own: any rows of the
     same file left by an interrupted earlier run are replaced, not doubled."""
+    if not vault.is_attached(con):
+        raise vault.VaultError(
+            "Il deposito riservato (vault.duckdb) non è collegato: le righe scartate "
+            "non vanno mai nel magazzino."
+        )
     con.execute("begin transaction")
     try:
         con.execute("delete from vault.rejected_rows where file_sha256 = ?", [file_sha256])

@@ -235,6 +235,38 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=PROJECT_ROOT)
 
 
+ANALYSIS_LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+"""Run before the prompt: no file, extension or database beyond the copy, and no way back."""
+
+
+def analysis_command(settings: Settings, extra: list[str]) -> list[str]:
+    """The DuckDB command line on the analysts' copy, read-only and locked down.
+
+    ``-no-init`` skips ``~/.duckdbrc``; each ``-cmd`` runs before anything the analyst
+    types or passes (``-c``). ``-safe`` would be the natural addition, but in DuckDB 1.5.5
+    it locks the configuration before the CLI's own start-up settings and the CLI fails.
+    """
+    command = [tool_path("duckdb"), "-readonly", "-no-init"]
+    for statement in ANALYSIS_LOCKDOWN:
+        command += ["-cmd", statement]
+    return [*command, str(settings.analytics_path), *extra]
+
+
+def cmd_analisi(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.analytics_path.is_file():
+        print(
+            f"Nessuna copia per gli analisti in {settings.analytics_folder}: "
+            "la pubblica `lavoro run` (LAVORO_ANALYTICS_DIR).",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call(analysis_command(settings, list(args.duckdb_args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lavoro",
@@ -261,12 +293,25 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.add_argument("--demo", action="store_true", help="open the data directory of the demo")
     ui.set_defaults(func=cmd_ui)
+
+    analisi = sub.add_parser(
+        "analisi",
+        help="the analysts' copy in the DuckDB command line, read-only, external access off",
+        description='Any further argument goes to duckdb: lavoro analisi -c "select ..."',
+    )
+    analisi.add_argument("duckdb_args", nargs=argparse.REMAINDER)
+    analisi.set_defaults(func=cmd_analisi)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["analisi"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after `analisi` is duckdb's, options included (argparse would take them).
+        args = argparse.Namespace(func=cmd_analisi, duckdb_args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:

@@ -569,10 +569,12 @@ class DisclosureRisk:
         return sum(1 for *_, n in self.combinations if n == 1)
 
 
-def disclosure_risk(con: duckdb.DuckDBPyConnection, cutoff: dt.date, k: int = RISK_K) -> DisclosureRisk:
+def disclosure_risk(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date, k: int = RISK_K
+) -> DisclosureRisk:
     """How many persons of the copy share each combination of the quasi-identifiers."""
     rows = con.execute(RISK_SQL, {"cutoff": cutoff}).fetchall()
-    combinations = [tuple(str(v) for v in row[:5]) + (int(row[5]),) for row in rows]
+    combinations = [(*(str(v) for v in row[:5]), int(row[5])) for row in rows]
     return DisclosureRisk(k, sum(n for *_, n in combinations), combinations)  # type: ignore[arg-type]
 
 

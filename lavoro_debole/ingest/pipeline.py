@@ -3,7 +3,8 @@
 read → find the header → classify rows → parse values → validate (Pandera) →
 pseudonymise → load, with every physical row accounted for in ``ops.ingest_files``
 and every problem kept, with its raw value, only in the encrypted vault
-(``vault.rejected_rows``) and the partner's feedback workbook. Nothing here logs or raises a personal value.
+(``vault.rejected_rows``) and the partner's feedback workbook. Nothing here logs or
+raises a personal value.
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ def detach_vault(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def open_vault(path: Path, key: bytes, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_vault(
+    path: Path, key: bytes, *, read_only: bool = True
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection of its own with the vault attached as ``vault`` (read-only by default)."""
     con = duckdb.connect()
     try:

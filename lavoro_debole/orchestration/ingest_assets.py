@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
-from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.ingest.store import ensure_tables, replace_reference
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
 from lavoro_debole.settings import DBT_PROJECT_DIR

@@ -138,10 +138,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
     analytics = env.get("LAVORO_ANALYTICS_DIR") or ""
+    analytics_dir = Path(analytics).resolve() if analytics.strip() else None
+    if analytics_dir is not None and analytics_dir.is_relative_to(data_dir):
+        raise SettingsError(
+            "LAVORO_ANALYTICS_DIR must be outside LAVORO_DATA_DIR: the analysts' folder is "
+            "group-readable, the data directory is the steward's alone."
+        )
     return Settings(
         data_dir=data_dir,
         pseudonym_key=parse_key(env.get("LAVORO_PSEUDONYM_KEY")),
         cutoff=parse_cutoff(env.get("LAVORO_CUTOFF")),
-        analytics_dir=Path(analytics).resolve() if analytics.strip() else None,
+        analytics_dir=analytics_dir,
         vault_key=parse_key(env.get("LAVORO_VAULT_KEY"), "LAVORO_VAULT_KEY"),
     )

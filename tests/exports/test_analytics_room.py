@@ -196,7 +196,10 @@ def _varchar_values(con: duckdb.DuckDBPyConnection) -> set[str]:
 def test_no_warehouse_pseudonym_and_no_cf_of_the_corpus_in_the_copy(room):
     warehouse = duckdb.connect(str(room["data_dir"] / "warehouse.duckdb"), read_only=True)
     persons = {
-        r[0] for r in warehouse.execute("select person_id from intermediate.int_persons_resolved")
+        r[0]
+        for r in warehouse.execute(
+            "select person_id from intermediate.int_persons_resolved"
+        ).fetchall()
     }
     employers = {
         r[0]

@@ -249,7 +249,10 @@ def analysis_command(settings: Settings, extra: list[str]) -> list[str]:
     types or passes (``-c``). ``-safe`` would be the natural addition, but in DuckDB 1.5.5
     it locks the configuration before the CLI's own start-up settings and the CLI fails.
     """
-    command = [tool_path("duckdb"), "-readonly", "-no-init"]
+    # The venv's own command line (pinned duckdb-cli, the library's version), before any
+    # other `duckdb` on PATH.
+    own = Path(sys.executable).parent / "duckdb"
+    command = [str(own) if own.is_file() else tool_path("duckdb"), "-readonly", "-no-init"]
     for statement in ANALYSIS_LOCKDOWN:
         command += ["-cmd", statement]
     return [*command, str(settings.analytics_path), *extra]

@@ -154,3 +154,28 @@ def test_analytics_dir_inside_the_data_dir_is_refused(tmp_path: Path):
         load_settings(
             {"LAVORO_DATA_DIR": str(tmp_path), "LAVORO_ANALYTICS_DIR": str(tmp_path / "analisi")}
         )
+
+
+def test_analisi_locks_down_before_any_argument_of_the_analyst(tmp_path: Path):
+    from lavoro_debole.cli import analysis_command
+
+    settings = load_settings({"LAVORO_DATA_DIR": str(tmp_path / "dati")})
+    command = analysis_command(settings, ["-c", "select 1"])
+    assert command[0] == str(Path(sys.executable).parent / "duckdb")
+    assert command[1:] == [
+        "-readonly",
+        "-no-init",
+        "-cmd",
+        "SET enable_external_access = false",
+        "-cmd",
+        "SET lock_configuration = true",
+        str(tmp_path / "dati-analisi" / "analytics.duckdb"),
+        "-c",
+        "select 1",
+    ]
+    version = subprocess.run(
+        [command[0], "-version"], capture_output=True, text=True, timeout=60
+    ).stdout
+    import duckdb
+
+    assert version.startswith(f"v{duckdb.__version__} ")

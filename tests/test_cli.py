@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from lavoro_debole.cli import main
@@ -176,6 +177,4 @@ def test_analisi_locks_down_before_any_argument_of_the_analyst(tmp_path: Path):
     version = subprocess.run(
         [command[0], "-version"], capture_output=True, text=True, timeout=60
     ).stdout
-    import duckdb
-
     assert version.startswith(f"v{duckdb.__version__} ")

@@ -23,6 +23,7 @@ files 0640 (the analysts' group reads them), whatever the umask.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
@@ -471,9 +472,11 @@ def publish_analytics(
     try:
         con = duckdb.connect(temp_name)
         try:
+            # A person has many rows: each distinct key is hashed once.
+            cached = functools.lru_cache(maxsize=1 << 18)(lambda value: rekey(value, key))
             con.create_function(
                 "lavoro_rekey",
-                lambda value: rekey(value, key),
+                cached,
                 [duckdb.sqltype("VARCHAR")],
                 duckdb.sqltype("VARCHAR"),
                 side_effects=False,

@@ -27,10 +27,29 @@ from lavoro_debole.settings import (
 MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
+DEMO_VAULT_KEY_FILE = "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt"
+PRIVATE_UMASK = 0o077
+"""Everything a ``lavoro`` command (and the UI's processes, which inherit it) creates is
+readable by its owner only: the data directory holds criminal-conviction data."""
 DEMO_UNTIL = dt.date(2025, 12, 31)
 UI_HOST = "127.0.0.1"
 """Never another address: reach the UI from elsewhere through an authenticating proxy."""
 INSTANCE_TEMPLATE = Path(__file__).parent / "orchestration" / "dagster.yaml"
+
+
+def restrict_data_dir(settings: Settings) -> None:
+    """Folders of the data directory made before the umask (or by hand) become 0700."""
+    folders = [
+        settings.data_dir,
+        settings.inbox_dir,
+        settings.reference_dir,
+        settings.feedback_dir,
+        settings.exports_dir,
+        settings.dagster_home,
+    ]
+    for folder in folders:
+        if folder.is_dir() and not folder.is_symlink():
+            folder.chmod(0o700)
 
 
 def _prepare_instance(settings: Settings) -> Path:
@@ -93,6 +112,10 @@ def _export_settings(settings: Settings) -> None:
     os.environ["LAVORO_CUTOFF"] = settings.cutoff.isoformat()
     if settings.pseudonym_key is not None:
         os.environ["LAVORO_PSEUDONYM_KEY"] = settings.pseudonym_key.decode("utf-8")
+    if settings.vault_key is not None:
+        os.environ["LAVORO_VAULT_KEY"] = settings.vault_key.decode("utf-8")
+    if settings.analytics_dir is not None:
+        os.environ["LAVORO_ANALYTICS_DIR"] = str(settings.analytics_dir)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -128,7 +151,9 @@ def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     settings.require_key()
     _check_warehouse_key(settings)
+    settings.require_vault_key()
     _export_settings(settings)
+    restrict_data_dir(settings)
     _prepare_instance(settings)
     ensure_dbt_manifest()
     from lavoro_debole.orchestration.run import run_everything
@@ -153,18 +178,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "Non usarla mai per dati reali.\n" + key + "\n",
         encoding="utf-8",
     )
+    vault_key = secrets.token_hex(32)
+    (data_dir / DEMO_VAULT_KEY_FILE).write_text(
+        "Chiave DIMOSTRATIVA del deposito riservato (vault.duckdb), creata da `lavoro demo`.\n"
+        "Non usarla mai per dati reali.\n" + vault_key + "\n",
+        encoding="utf-8",
+    )
     print(f"Genero un'inbox sintetica di {args.persons} persone in {data_dir}...", flush=True)
     generate_inbox(data_dir, persons=args.persons, seed=args.seed, until=DEMO_UNTIL)
     env = {
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": key,
+        "LAVORO_VAULT_KEY": vault_key,
         "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
     }
+    if os.environ.get("LAVORO_ANALYTICS_DIR"):
+        env["LAVORO_ANALYTICS_DIR"] = os.environ["LAVORO_ANALYTICS_DIR"]
     return run_pipeline(load_settings(env))
 
 
-def demo_key(data_dir: Path) -> str | None:
-    path = data_dir / DEMO_KEY_FILE
+def demo_key(data_dir: Path, file_name: str = DEMO_KEY_FILE) -> str | None:
+    path = data_dir / file_name
     if not path.is_file():
         return None
     return path.read_text(encoding="utf-8").strip().splitlines()[-1]
@@ -174,20 +208,24 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if args.demo:
         data_dir = DEMO_DIR.resolve()
         key = demo_key(data_dir)
-        if key is None:
+        vault_key = demo_key(data_dir, DEMO_VAULT_KEY_FILE)
+        if key is None or vault_key is None:
             print("Nessuna demo trovata: eseguire prima `lavoro demo`.", file=sys.stderr)
             return 2
         os.environ.update(
             {
                 "LAVORO_DATA_DIR": str(data_dir),
                 "LAVORO_PSEUDONYM_KEY": key,
+                "LAVORO_VAULT_KEY": vault_key,
                 "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
             }
         )
     settings = load_settings()
     settings.require_key()
     _check_warehouse_key(settings)
+    settings.require_vault_key()
     _export_settings(settings)
+    restrict_data_dir(settings)
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
     _add_quarters(settings)
@@ -297,6 +335,41 @@ def cmd_ruota_chiave(args: argparse.Namespace) -> int:
     return 0
 
 
+ANALYSIS_LOCKDOWN = (
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+"""Run before the prompt: no file, extension or database beyond the copy, and no way back."""
+
+
+def analysis_command(settings: Settings, extra: list[str]) -> list[str]:
+    """The DuckDB command line on the analysts' copy, read-only and locked down.
+
+    ``-no-init`` skips ``~/.duckdbrc``; each ``-cmd`` runs before anything the analyst
+    types or passes (``-c``). ``-safe`` would be the natural addition, but in DuckDB 1.5.5
+    it locks the configuration before the CLI's own start-up settings and the CLI fails.
+    """
+    # The venv's own command line (pinned duckdb-cli, the library's version), before any
+    # other `duckdb` on PATH.
+    own = Path(sys.executable).parent / "duckdb"
+    command = [str(own) if own.is_file() else tool_path("duckdb"), "-readonly", "-no-init"]
+    for statement in ANALYSIS_LOCKDOWN:
+        command += ["-cmd", statement]
+    return [*command, str(settings.analytics_path), *extra]
+
+
+def cmd_analisi(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if not settings.analytics_path.is_file():
+        print(
+            f"Nessuna copia per gli analisti in {settings.analytics_folder}: "
+            "la pubblica `lavoro run` (LAVORO_ANALYTICS_DIR).",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.call(analysis_command(settings, list(args.duckdb_args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lavoro",
@@ -337,11 +410,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rebuild every pseudonym from the inbox with the new key in {NEW_KEY_VARIABLE}",
     )
     rotate.set_defaults(func=cmd_ruota_chiave)
+
+    analisi = sub.add_parser(
+        "analisi",
+        help="the analysts' copy in the DuckDB command line, read-only, external access off",
+        description='Any further argument goes to duckdb: lavoro analisi -c "select ..."',
+    )
+    analisi.add_argument("duckdb_args", nargs=argparse.REMAINDER)
+    analisi.set_defaults(func=cmd_analisi)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["analisi"] and argv[1:2] not in (["-h"], ["--help"]):
+        # Everything after `analisi` is duckdb's, options included (argparse would take them).
+        args = argparse.Namespace(func=cmd_analisi, duckdb_args=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except SettingsError as exc:

@@ -42,6 +42,10 @@ class Settings:
     cutoff: dt.date
     new_pseudonym_key: bytes | None = None
     """Only for ``lavoro ruota-chiave``: the key that replaces ``pseudonym_key``."""
+    analytics_dir: Path | None = None
+    """The analysts' folder, outside the data directory (default: see ``default_analytics_dir``)."""
+    vault_key: bytes | None = None
+    """The key of the encrypted vault of rejected rows (``vault.duckdb``)."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -56,8 +60,16 @@ class Settings:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def analytics_folder(self) -> Path:
+        return self.analytics_dir or default_analytics_dir(self.data_dir)
+
+    @property
     def analytics_path(self) -> Path:
-        return self.data_dir / "analytics.duckdb"
+        return self.analytics_folder / "analytics.duckdb"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.data_dir / "vault.duckdb"
 
     @property
     def exports_dir(self) -> Path:
@@ -81,6 +93,23 @@ class Settings:
                 "Losing it makes new pseudonyms unlinkable to old ones."
             )
         return self.pseudonym_key
+
+    def require_vault_key(self) -> bytes:
+        """The vault's key, or a clear error saying how to make one."""
+        if self.vault_key is None:
+            raise SettingsError(
+                "LAVORO_VAULT_KEY is not set: it encrypts vault.duckdb, the rejected rows "
+                "with raw values. Make one with\n"
+                '  python -c "import secrets; print(secrets.token_hex(32))"\n'
+                "and keep it outside the repository and apart from LAVORO_PSEUDONYM_KEY. "
+                "Losing it makes the vault unreadable (the feedback workbooks stay)."
+            )
+        return self.vault_key
+
+
+def default_analytics_dir(data_dir: Path) -> Path:
+    """A sibling of the data directory: ``/srv/lavoro`` -> ``/srv/lavoro-analisi``."""
+    return data_dir.parent / f"{data_dir.name}-analisi"
 
 
 def parse_key(raw: str | None, name: str = "LAVORO_PSEUDONYM_KEY") -> bytes | None:
@@ -109,11 +138,21 @@ def parse_cutoff(raw: str | None, today: dt.date | None = None) -> dt.date:
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
+    data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
+    analytics = env.get("LAVORO_ANALYTICS_DIR") or ""
+    analytics_dir = Path(analytics).resolve() if analytics.strip() else None
+    if analytics_dir is not None and analytics_dir.is_relative_to(data_dir):
+        raise SettingsError(
+            "LAVORO_ANALYTICS_DIR must be outside LAVORO_DATA_DIR: the analysts' folder is "
+            "group-readable, the data directory is the steward's alone."
+        )
     return Settings(
-        data_dir=Path(env.get("LAVORO_DATA_DIR") or "data").resolve(),
+        data_dir=data_dir,
         pseudonym_key=parse_key(env.get("LAVORO_PSEUDONYM_KEY")),
         cutoff=parse_cutoff(env.get("LAVORO_CUTOFF")),
         new_pseudonym_key=parse_key(
             env.get("LAVORO_NEW_PSEUDONYM_KEY"), name="LAVORO_NEW_PSEUDONYM_KEY"
         ),
+        analytics_dir=analytics_dir,
+        vault_key=parse_key(env.get("LAVORO_VAULT_KEY"), "LAVORO_VAULT_KEY"),
     )

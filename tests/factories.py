@@ -14,6 +14,7 @@ import openpyxl
 from codicefiscale import codicefiscale
 
 KEY = b"test-key-for-pseudonyms-0123456789abcdef"
+VAULT_KEY = b"test-key-for-the-vault-0123456789abcdef0"
 
 
 def make_cf(surname: str, name: str, sex: str, birthdate: str, place: str) -> str:

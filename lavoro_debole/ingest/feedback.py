@@ -1,7 +1,7 @@
 """The partner's feedback workbook: which rows of their file were not loaded, and why.
 
-It is one of the two places (with ``ops.rejected_rows``) that keep raw values, so
-that the partner can find and fix the row; it lives under ``feedback/<feed>/`` in
+It is one of the two places (with the vault's ``vault.rejected_rows``) that keep raw
+values, so that the partner can find and fix the row; it lives under ``feedback/<feed>/`` in
 the data directory, never in the exports.
 
 Written in openpyxl's write-only mode, row after row (linear: 100,000 problems take

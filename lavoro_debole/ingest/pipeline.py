@@ -2,8 +2,9 @@
 
 read → find the header → classify rows → parse values → validate (Pandera) →
 pseudonymise → load, with every physical row accounted for in ``ops.ingest_files``
-and every problem kept, with its raw value, only in ``ops.rejected_rows`` and the
-partner's feedback workbook. Nothing here logs or raises a personal value.
+and every problem kept, with its raw value, only in the encrypted vault
+(``vault.rejected_rows``) and the partner's feedback workbook. Nothing here logs or
+raises a personal value.
 """
 
 from __future__ import annotations
@@ -1046,13 +1047,19 @@ class FileIngestor:
         frames: list[tuple[Entity, pd.DataFrame]],
         problem_rows: list[dict[str, object]],
     ) -> None:
-        """Write the file's rows, its problems and its log line in one transaction."""
+        """Write the file's problems to the vault, then its rows and its log line to the
+        warehouse in one transaction.
+
+        DuckDB writes one attached database per transaction, so the vault's rows are
+        committed first: a crash before the warehouse's commit leaves only vault rows of a
+        file the warehouse does not know, which the rerun of that file replaces.
+        """
+        if outcome.status != "duplicate":  # a duplicate's sha is its original's
+            store.replace_rejected_rows(self.con, outcome.file_sha256, pd.DataFrame(problem_rows))
         self.con.execute("begin transaction")
         try:
             for entity, frame in frames:
                 store.append_frame(self.con, f"raw.{entity.table}", frame)
-            if problem_rows:
-                store.append_frame(self.con, "ops.rejected_rows", pd.DataFrame(problem_rows))
             store.append_frame(self.con, "ops.ingest_files", pd.DataFrame([asdict(outcome)]))
             self.con.execute("commit")
         except Exception:

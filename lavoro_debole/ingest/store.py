@@ -1,4 +1,5 @@
-"""The warehouse's door-side tables: ``raw.<entity>``, ``ops.ingest_files``, ``ops.rejected_rows``.
+"""The warehouse's door-side tables: ``raw.<entity>``, ``ops.ingest_files``, and the vault's
+``vault.rejected_rows`` (the raw values, in their own encrypted file: see ``vault.py``).
 
 Table shapes are derived from the schemas, so adding a column to a feed module is
 enough to store it. Each file is written in one transaction: a crash never leaves
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 import duckdb
 import pandas as pd
 
+from lavoro_debole.ingest import vault
 from lavoro_debole.schemas import Entity
 
 LINEAGE_COLUMNS: dict[str, str] = {
@@ -68,7 +70,7 @@ INGEST_FILES_MIGRATIONS = (
     "alter table ops.ingest_files add column if not exists file_modified_at timestamp",
 )
 REJECTED_ROWS_DDL = """
-create table if not exists ops.rejected_rows (
+create table if not exists vault.rejected_rows (
     feed varchar not null,
     file_sha256 varchar not null,
     file_name varchar not null,
@@ -120,12 +122,15 @@ def raw_columns(entity: Entity) -> dict[str, str]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) -> None:
+    """The door-side tables, and the vault's when the vault is attached (the ingest
+    attaches it; :func:`replace_rejected_rows` refuses to run without it)."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists ops")
     con.execute(INGEST_FILES_DDL)
     for migration in INGEST_FILES_MIGRATIONS:
         con.execute(migration)
-    con.execute(REJECTED_ROWS_DDL)
+    if vault.is_attached(con):
+        ensure_vault_tables(con)
     for ddl in REFERENCE_DDL:
         con.execute(ddl)
     for entity in entities:
@@ -133,6 +138,44 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, entities: Iterable[Entity]) ->
             f'"{name}" {sql_type}' for name, sql_type in raw_columns(entity).items()
         )
         con.execute(f"create table if not exists raw.{entity.table} (\n    {body}\n)")
+
+
+def ensure_vault_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``vault.rejected_rows`` and move into it any ``ops.rejected_rows`` an earlier
+    version kept in the warehouse (vault first, then the warehouse's copy is dropped)."""
+    con.execute(REJECTED_ROWS_DDL)
+    old = con.execute(
+        "select 1 from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'ops' and table_name = 'rejected_rows'"
+    ).fetchone()
+    if old is None:
+        return
+    con.execute(
+        "insert into vault.rejected_rows select * from ops.rejected_rows "
+        "where file_sha256 not in (select file_sha256 from vault.rejected_rows)"
+    )
+    con.execute("drop table ops.rejected_rows")
+    con.execute("checkpoint")
+
+
+def replace_rejected_rows(
+    con: duckdb.DuckDBPyConnection, file_sha256: str, rows: pd.DataFrame
+) -> None:
+    """The file's rejected rows in the vault, in a transaction of their own: any rows of the
+    same file left by an interrupted earlier run are replaced, not doubled."""
+    if not vault.is_attached(con):
+        raise vault.VaultError(
+            "Il deposito riservato (vault.duckdb) non è collegato: le righe scartate "
+            "non vanno mai nel magazzino."
+        )
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from vault.rejected_rows where file_sha256 = ?", [file_sha256])
+        append_frame(con, "vault.rejected_rows", rows)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
 
 
 @contextmanager

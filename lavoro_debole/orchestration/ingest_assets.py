@@ -20,6 +20,7 @@ from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
 from lavoro_debole.ingest.problems import OpenProblem, open_problems
 from lavoro_debole.ingest.senders import load_senders
 from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, replace_reference
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
 from lavoro_debole.settings import DBT_PROJECT_DIR
@@ -209,6 +210,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         key_bytes = settings.require_key()
         with warehouse.connect() as con:
+            attach_vault(con, settings.vault_path, settings.require_vault_key())
             outcomes = ingest_feed(
                 con,
                 feed.name,

@@ -12,9 +12,10 @@ import pytest
 
 from lavoro_debole.ingest.pipeline import FileIngestor, inbox_files, ingest_feed
 from lavoro_debole.ingest.senders import load_senders
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.synthetic import generate_inbox
-from tests.factories import KEY
+from tests.factories import KEY, VAULT_KEY
 
 # The keys of indicators.md ("Which copy wins"), in raw column names.
 RECORD_KEYS = {
@@ -35,6 +36,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory):
     data_dir = tmp_path_factory.mktemp("generated")
     manifest = generate_inbox(data_dir, persons=40, seed=2)
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(con, data_dir / "vault.duckdb", VAULT_KEY)
     outcomes = {}
     for feed in FEEDS:
         for outcome in ingest_feed(
@@ -80,7 +82,7 @@ def test_every_planted_problem_is_found_where_it_was_planted(loaded, feed):
     found = {
         (name, sheet, row, " ".join(column.split()), severity)
         for name, sheet, row, column, severity in con.execute(
-            "select file_name, sheet, row_number, column_name, severity from ops.rejected_rows "
+            "select file_name, sheet, row_number, column_name, severity from vault.rejected_rows "
             "where feed = ?",
             [feed],
         ).fetchall()
@@ -125,27 +127,31 @@ def test_reading_ahead_changes_nothing_in_the_warehouse(loaded, tmp_path):
     read ahead, every table must come out the same, row for row."""
     _, con, _, data_dir = loaded
     alone = duckdb.connect(str(tmp_path / "file_by_file.duckdb"))
+    attach_vault(alone, tmp_path / "file_by_file_vault.duckdb", VAULT_KEY)
     for feed in FEEDS.values():
         ingestor = FileIngestor(alone, feed, key=KEY, feedback_dir=tmp_path / "feedback")
         feed_dir = data_dir / "inbox" / feed.name
         for path in inbox_files(feed_dir):
             ingestor.ingest_file(path, path.relative_to(feed_dir).as_posix())
     tables = [
-        f"{schema}.{table}"
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('raw', 'ops') order by all"
+        (f"{schema}.{table}" if database != "vault" else f"vault.{table}", database, schema, table)
+        for database, schema, table in con.execute(
+            "select database_name, schema_name, table_name from duckdb_tables() "
+            "where (database_name = current_database() and schema_name in ('raw', 'ops')) "
+            "or database_name = 'vault' order by all"
         ).fetchall()
     ]
-    assert "raw.provincia_co" in tables and "ops.rejected_rows" in tables
-    for table in tables:
+    names = [name for name, *_ in tables]
+    assert "raw.provincia_co" in names and "vault.rejected_rows" in names
+    assert "ops.rejected_rows" not in names
+    for table, database, schema, bare in tables:
         columns = ", ".join(
             f'"{name}"'
             for (name,) in con.execute(
-                "select column_name from duckdb_columns() "
-                "where schema_name || '.' || table_name = ? and column_name <> 'received_at' "
+                "select column_name from duckdb_columns() where database_name = ? "
+                "and schema_name = ? and table_name = ? and column_name <> 'received_at' "
                 "order by column_index",
-                [table],
+                [database, schema, bare],
             ).fetchall()
         )
         query = f"select {columns} from {table} order by all"

@@ -16,6 +16,7 @@ import pytest
 from lavoro_debole.ingest import pipeline
 from lavoro_debole.ingest.identifiers import decode_cf, pseudonym
 from lavoro_debole.ingest.pipeline import inbox_files, ingest_feed
+from lavoro_debole.ingest.vault import attach_vault
 from tests.factories import (
     CF_ANNA,
     CF_LUCA,
@@ -24,6 +25,7 @@ from tests.factories import (
     KEY,
     PLANTED_CF,
     PLANTED_NAME,
+    VAULT_KEY,
     d,
     write_csv,
     write_xlsx,
@@ -52,6 +54,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def con(data_dir: Path):
     connection = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(connection, data_dir / "vault.duckdb", VAULT_KEY)
     yield connection
     connection.close()
 
@@ -146,7 +149,7 @@ def test_a_case_file_loads_good_rows_and_rejects_bad_ones_with_reasons(con, data
         ),
     ]
     problems = con.execute(
-        "select row_number, column_name, severity, reason, value from ops.rejected_rows "
+        "select row_number, column_name, severity, reason, value from vault.rejected_rows "
         "order by row_number, column_name"
     ).fetchall()
     assert [(p[0], p[1], p[2]) for p in problems] == [
@@ -380,7 +383,7 @@ def test_desk_csv_malformed_cf_is_a_warning_and_the_row_loads(con, data_dir):
         ("3", False, "Lavoro", "CFP"),
     ]
     problems = con.execute(
-        "select row_number, column_name, severity from ops.rejected_rows order by 1, 2"
+        "select row_number, column_name, severity from vault.rejected_rows order by 1, 2"
     ).fetchall()
     # CSV record numbers: the header is record 1, so contact 3 is record 4.
     assert problems == [
@@ -475,7 +478,7 @@ def test_tirocini_reads_every_year_sheet_and_ignores_hidden_and_scratch_sheets(c
         ("2023", "01397160985", 500.0, "Provincia di Lodi - CPI"),
         ("2024", "01397160985", 400.0, "CFP Consortile"),
     ]
-    kinds = con.execute("select column_name, reason from ops.rejected_rows order by 1").fetchall()
+    kinds = con.execute("select column_name, reason from vault.rejected_rows order by 1").fetchall()
     assert [k[0] for k in kinds] == ["Indennità mensile (€)", "P.IVA azienda"]
 
 
@@ -532,7 +535,7 @@ def test_co_employer_cf_is_pseudonymised_and_contract_code_derived(con, data_dir
         "from raw.provincia_co"
     ).fetchall()
     assert rows == [("C1", "cf:" + pseudonym(CF_SARA, KEY), "cf", "A.02.00")]
-    reasons = con.execute("select column_name from ops.rejected_rows order by 1").fetchall()
+    reasons = con.execute("select column_name from vault.rejected_rows order by 1").fetchall()
     assert reasons == [("Tipo Comunicazione",), ("Tipologia Contrattuale",)]
 
 

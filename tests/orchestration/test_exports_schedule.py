@@ -27,7 +27,7 @@ from lavoro_debole.orchestration.export_assets import (
 )
 from lavoro_debole.orchestration.resources import WarehouseResource
 from tests.exports.export_tables import synthetic_mart
-from tests.factories import KEY
+from tests.factories import KEY, VAULT_KEY
 
 
 class Recorder:
@@ -59,6 +59,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch):
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("LAVORO_VAULT_KEY", VAULT_KEY.decode())
     monkeypatch.setenv("LAVORO_CUTOFF", "2024-12-31")
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     mart = synthetic_mart(seed=3, year=2024, scale=10)

@@ -15,7 +15,7 @@ from lavoro_debole.orchestration.ingest_assets import (
 )
 from lavoro_debole.orchestration.resources import WarehouseResource
 from lavoro_debole.schemas import FEEDS
-from tests.factories import CF_ANNA, CF_MARIO, KEY, d, write_xlsx, wrong_check
+from tests.factories import CF_ANNA, CF_MARIO, KEY, VAULT_KEY, d, write_xlsx, wrong_check
 
 HEADER = ["Codice Fiscale", "Posizione giuridica", "Data presa in carico", "Data chiusura", "Note"]
 
@@ -24,6 +24,7 @@ HEADER = ["Codice Fiscale", "Posizione giuridica", "Data presa in carico", "Data
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("LAVORO_VAULT_KEY", VAULT_KEY.decode())
     monkeypatch.setenv("LAVORO_CUTOFF", "2024-12-31")
     return tmp_path
 

@@ -20,6 +20,7 @@ def test_the_warehouse_job_loads_builds_and_publishes_without_workbooks(
     manifest = generate_inbox(tmp_path, persons=12, seed=5)
     monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", "warehouse-job-test-key-0123456789abcdef")
+    monkeypatch.setenv("LAVORO_VAULT_KEY", "warehouse-job-vault-key-0123456789abcdef")
     monkeypatch.setenv("LAVORO_CUTOFF", "2025-12-31")
     from lavoro_debole.orchestration.definitions import defs
 
@@ -36,7 +37,9 @@ def test_the_warehouse_job_loads_builds_and_publishes_without_workbooks(
         assert con.execute("select count(*) from marts.indicator_published").fetchone()[0] > 0
     finally:
         con.close()
-    assert (tmp_path / "analytics.duckdb").is_file()
+    assert (tmp_path.parent / f"{tmp_path.name}-analisi" / "analytics.duckdb").is_file()
+    assert not (tmp_path / "analytics.duckdb").exists()
+    assert (tmp_path / "vault.duckdb").is_file()
     assert not list(tmp_path.glob("exports/**/*.xlsx"))
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "marts/indicator_values" in materialized

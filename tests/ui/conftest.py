@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "ui"
 REPORTS = pytest.StashKey[dict]()
 KEY = "browser-test-key-0123456789abcdef0123456789"
+VAULT_KEY = "browser-test-vault-key-0123456789abcdef012"
 CUTOFF = "2025-12-31"
 SENSOR_INTERVAL = 5
 """Seconds between the sensor's looks in the tests (30 in production)."""
@@ -115,6 +116,7 @@ def ui(generated: tuple[Path, Manifest]) -> Iterator[DagsterUI]:
         **os.environ,
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": KEY,
+        "LAVORO_VAULT_KEY": VAULT_KEY,
         "LAVORO_CUTOFF": CUTOFF,
         "LAVORO_SENSOR_INTERVAL": str(SENSOR_INTERVAL),
         "DAGSTER_HOME": str(data_dir / "dagster"),

@@ -29,6 +29,7 @@ def delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", "sensor-test-key-0123456789abcdef0123")
+    monkeypatch.setenv("LAVORO_VAULT_KEY", "sensor-test-vault-key-0123456789abcdef")
     (tmp_path / "inbox").mkdir()
     return tmp_path
 

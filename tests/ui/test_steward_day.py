@@ -296,7 +296,7 @@ def test_02_materialize_all_builds_the_empty_warehouse(page, ui, generated, pers
     assert indicators > 0
     workbooks = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.glob("exports/*/*/*"))
     assert workbooks and all(f"/{QUARTER}/" in w for w in workbooks), workbooks
-    assert (data_dir / "analytics.duckdb").is_file()
+    assert (data_dir.parent / f"{data_dir.name}-analisi" / "analytics.duckdb").is_file()
 
     page.goto(f"{ui.base_url}/runs/{run.run_id}")
     page.get_by_text("RUN_SUCCESS").first.wait_for()

@@ -159,9 +159,11 @@ def test_the_first_start_on_a_loaded_inbox_launches_no_run(repository, data_dir,
     import duckdb
 
     from lavoro_debole.ingest.pipeline import ingest_feed
+    from lavoro_debole.ingest.vault import attach_vault
 
     shutil.copytree(delivery / "inbox" / "cfp", data_dir / "inbox" / "cfp")
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(con, data_dir / "vault.duckdb", b"sensor-test-vault-key-0123456789abcdef")
     outcomes = ingest_feed(
         con,
         "cfp",

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lavoro_debole.child_env import dbt_environment
 from lavoro_debole.settings import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
@@ -80,6 +81,7 @@ def ensure_dbt_manifest() -> None:
         ],
         check=True,
         cwd=PROJECT_ROOT,
+        env=dbt_environment(),  # dbt gets no key and no password (issue 10)
     )
 
 

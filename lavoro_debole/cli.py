@@ -184,19 +184,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
     _add_quarters(settings)
-    dagster = tool_path("dagster")
+    from lavoro_debole.orchestration.ui import supervise
+
     print(f"Interfaccia Dagster su http://{UI_HOST}:{args.port} (istanza: {home})", flush=True)
-    command = [
-        dagster,
-        "dev",
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-        "-h",
-        UI_HOST,
-        "-p",
-        str(args.port),
-    ]
-    return subprocess.call(command, cwd=PROJECT_ROOT)
+    # Dagster's daemon and webserver as `dagster dev` starts them, the webserver behind a
+    # check of the Host header; Ctrl-C or SIGTERM stops them all (issue 10).
+    return supervise(args.port, settings.ui_allowed_hosts, PROJECT_ROOT / "workspace.yaml")
 
 
 def build_parser() -> argparse.ArgumentParser:

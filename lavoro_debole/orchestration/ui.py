@@ -51,14 +51,15 @@ def _stat(pid: int) -> tuple[int, str] | None:
     return int(fields[1]), fields[0]
 
 
-def descendants(root: int) -> list[int]:
-    """Every live process below ``root`` (children, their children, ...), from /proc."""
+def descendants(root: int, zombies: bool = False) -> list[int]:
+    """Every process below ``root`` (children, their children, ...), from /proc; the
+    finished ones not yet collected by their parent ("zombies") only if asked."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         stat = _stat(int(entry.name))
-        if stat is not None and stat[1] != "Z":
+        if stat is not None and (zombies or stat[1] != "Z"):
             children.setdefault(stat[0], []).append(int(entry.name))
     found, todo = [], [root]
     while todo:
@@ -108,11 +109,14 @@ def sweep(root: int, grace: float = SWEEP_SECONDS) -> list[int]:
     for pid in descendants(root):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    # Until nothing is left, not even a zombie: one whose parent ends now is handed to
+    # this process (the subreaper) and must be collected here, or it would outlive us.
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and descendants(root):
+    while time.monotonic() < deadline:
         _reap_zombies()
+        if not descendants(root, zombies=True):
+            break
         time.sleep(0.1)
-    _reap_zombies()
     return leftovers
 
 

@@ -1,7 +1,8 @@
 """The ``lavoro`` command: generate a synthetic inbox, run the pipeline, open the UI.
 
-It drives Dagster (in process for ``run``, ``dagster dev`` for ``ui``); it is not a
-second orchestrator. Every setting comes from the environment (see ``.env.example``).
+It drives Dagster (in process for ``run``; for ``ui`` Dagster's daemon and a webserver
+behind a Host check); it is not a second orchestrator. Every setting comes from the
+environment (see ``.env.example``).
 """
 
 from __future__ import annotations

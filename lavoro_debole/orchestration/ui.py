@@ -167,6 +167,9 @@ def supervise(port: int, allowed_hosts: Iterable[str], workspace_file: Path) -> 
     from dagster._serdes import serialize_value
 
     become_subreaper()
+    # What `dagster dev` sets for its services: dagster-dbt and the code server behave
+    # as they did when `lavoro ui` ran `dagster dev`.
+    os.environ["DAGSTER_IS_DEV_CLI"] = "1"
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:

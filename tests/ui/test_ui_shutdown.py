@@ -1,7 +1,8 @@
 """``lavoro ui`` stops with all its children (issue 10 §2): SIGTERM to the ``lavoro``
-process alone ends the webserver, the daemon, the code servers and whatever they
-started (a run of the inbox sensor included), and the reverse proxy's name set in
-``LAVORO_UI_ALLOWED_HOSTS`` is served while a foreign one is not.
+process alone, or Ctrl-C (SIGINT to its whole process group), ends the webserver, the
+daemon, the code servers and whatever they started (a run of the inbox sensor
+included); and the reverse proxy's name set in ``LAVORO_UI_ALLOWED_HOSTS`` is served
+while a foreign one is not.
 
 Its own ``lavoro ui`` (not the browser tests' one, which the other tests still need);
 no browser. The process tree is read from /proc, independently of the code under test.
@@ -66,7 +67,8 @@ def status_for(port: int, host: str) -> int:
         connection.close()
 
 
-def test_sigterm_stops_lavoro_ui_and_every_descendant(tmp_path: Path):
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_a_signal_stops_lavoro_ui_and_every_descendant(tmp_path: Path, how: str):
     generate_inbox(tmp_path, persons=10, seed=2)
     port = free_port()
     bin_dir = Path(sys.executable).parent
@@ -113,7 +115,10 @@ def test_sigterm_stops_lavoro_ui_and_every_descendant(tmp_path: Path):
         assert b"code-server start" in joined, joined
         before = set(commands)
 
-        process.send_signal(signal.SIGTERM)  # to lavoro alone, not to its group
+        if how == "sigterm":
+            process.send_signal(signal.SIGTERM)  # to lavoro alone, not to its group
+        else:
+            os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends
         assert process.wait(timeout=90) == 0, server.log_tail()
         wait_for(
             lambda: not [pid for pid in before if alive(pid)],

@@ -70,7 +70,7 @@ def test_dbt_run_by_the_resource_sees_none_of_the_secrets(
     assert all(os.environ[name] == value for name, value in SECRETS.items())
 
 
-def test_the_wrapper_replaces_itself_with_dbt_and_passes_its_exit_code(tmp_path: Path):
+def test_the_wrapper_runs_dbt_and_passes_on_its_exit_code(tmp_path: Path):
     env = {**os.environ, **SECRETS, "LAVORO_DATA_DIR": str(tmp_path)}
     from lavoro_debole.settings import tool_path
 

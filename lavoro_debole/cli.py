@@ -1,7 +1,8 @@
 """The ``lavoro`` command: generate a synthetic inbox, run the pipeline, open the UI.
 
-It drives Dagster (in process for ``run``, ``dagster dev`` for ``ui``); it is not a
-second orchestrator. Every setting comes from the environment (see ``.env.example``).
+It drives Dagster (in process for ``run``; for ``ui`` Dagster's daemon and a webserver
+behind a Host check); it is not a second orchestrator. Every setting comes from the
+environment (see ``.env.example``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lavoro_debole.child_env import dbt_environment
 from lavoro_debole.settings import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
@@ -99,6 +101,7 @@ def ensure_dbt_manifest() -> None:
         ],
         check=True,
         cwd=PROJECT_ROOT,
+        env=dbt_environment(),  # dbt gets no key and no password (issue 10)
     )
 
 
@@ -229,19 +232,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     home = _prepare_instance(settings)
     ensure_dbt_manifest()
     _add_quarters(settings)
-    dagster = tool_path("dagster")
+    from lavoro_debole.orchestration.ui import supervise
+
     print(f"Interfaccia Dagster su http://{UI_HOST}:{args.port} (istanza: {home})", flush=True)
-    command = [
-        dagster,
-        "dev",
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-        "-h",
-        UI_HOST,
-        "-p",
-        str(args.port),
-    ]
-    return subprocess.call(command, cwd=PROJECT_ROOT)
+    # Dagster's daemon and webserver as `dagster dev` starts them, the webserver behind a
+    # check of the Host header; Ctrl-C or SIGTERM stops them all (issue 10).
+    return supervise(args.port, settings.ui_allowed_hosts, PROJECT_ROOT / "workspace.yaml")
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

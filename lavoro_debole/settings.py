@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -46,6 +47,10 @@ class Settings:
     """The analysts' folder, outside the data directory (default: see ``default_analytics_dir``)."""
     vault_key: bytes | None = None
     """The key of the encrypted vault of rejected rows (``vault.duckdb``)."""
+    ui_allowed_hosts: tuple[str, ...] = ()
+    """Further ``Host`` values the UI answers (``LAVORO_UI_ALLOWED_HOSTS``), besides
+    127.0.0.1:PORT, localhost:PORT and [::1]:PORT: the name an authenticating reverse
+    proxy passes on."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -136,6 +141,22 @@ def parse_cutoff(raw: str | None, today: dt.date | None = None) -> dt.date:
         ) from exc
 
 
+ALLOWED_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def parse_allowed_hosts(raw: str | None) -> tuple[str, ...]:
+    """``host[:port]`` values separated by commas, compared with the ``Host`` header
+    as written (a proxy on port 443 sends the name alone)."""
+    hosts = tuple(h.strip().lower() for h in (raw or "").split(",") if h.strip())
+    for host in hosts:
+        if not ALLOWED_HOST.match(host):
+            raise SettingsError(
+                "LAVORO_UI_ALLOWED_HOSTS must list host names or host:port values separated "
+                "by commas, e.g. dati.example.org,127.0.0.1:8443 (no scheme, no path)."
+            )
+    return hosts
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
@@ -155,4 +176,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         analytics_dir=analytics_dir,
         vault_key=parse_key(env.get("LAVORO_VAULT_KEY"), "LAVORO_VAULT_KEY"),
+        ui_allowed_hosts=parse_allowed_hosts(env.get("LAVORO_UI_ALLOWED_HOSTS")),
     )

@@ -7,15 +7,37 @@ The manifest is prepared at install and CI time (``make install`` runs
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
 from lavoro_debole.orchestration.dbt_project import dbt_project
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.settings import tool_path
+
+DBT_WRAPPER = "lavoro-dbt"
+"""The executable dagster-dbt starts: ``lavoro_debole.child_env`` (a console script of
+this package), which runs this environment's dbt with a minimal environment."""
+
+
+class DbtResource(dg.ConfigurableResource):
+    """dbt on this project, as the resource ``dbt``. It has no field on purpose:
+    ``DbtCliResource``'s fields (``project_dir``, ``dbt_executable``, ...) could be set
+    again in a run's config from the UI, and dbt would then run whatever they named with
+    the pipeline's environment. dbt itself starts through ``lavoro-dbt``, which hands it
+    only the variables it needs (``lavoro_debole.child_env``)."""
+
+    def cli(
+        self,
+        args: Sequence[str],
+        *,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext | None = None,
+        raise_on_error: bool = True,
+    ) -> DbtCliInvocation:
+        return dbt_cli_resource().cli(args, context=context, raise_on_error=raise_on_error)
 
 
 class LavoroTranslator(DagsterDbtTranslator):
@@ -50,7 +72,7 @@ class LavoroTranslator(DagsterDbtTranslator):
     pool=WAREHOUSE_POOL,
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource
 ):
     """Build and test the models for the configured cut-off date."""
     settings = warehouse.settings()
@@ -60,5 +82,12 @@ def warehouse_models(
     yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=tool_path("dbt"))
+@cache
+def dbt_cli_resource() -> DbtCliResource:
+    """dagster-dbt's resource for this project, built from code only (once per process:
+    it asks dbt its version on first use)."""
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=tool_path(DBT_WRAPPER))
+
+
+def dbt_resource() -> DbtResource:
+    return DbtResource()

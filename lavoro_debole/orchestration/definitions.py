@@ -18,7 +18,7 @@ from lavoro_debole.orchestration.ingest_assets import (
     reference_cooperative_sociali,
     reference_expected_senders,
 )
-from lavoro_debole.orchestration.resources import WarehouseResource
+from lavoro_debole.orchestration.resources import NoValuesIOManager, WarehouseResource
 from lavoro_debole.orchestration.sensors import SENSOR_TARGET, inbox_sensor
 
 ALL_ASSETS = [
@@ -32,7 +32,12 @@ ALL_ASSETS = [
     *export_assets,
 ]
 ALL_CHECKS = [overdue_expected_files]
-RESOURCES = {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+RESOURCES = {
+    "warehouse": WarehouseResource(),
+    "dbt": dbt_resource(),
+    "io_manager": NoValuesIOManager(),
+}
+"""No resource has a field: nothing of them can be set in a run's config (issue 10)."""
 
 warehouse_job = dg.define_asset_job(
     "aggiorna_magazzino",
@@ -55,7 +60,8 @@ defs = dg.Definitions(
     asset_checks=ALL_CHECKS,
     # One process per run: the warehouse pool lets one step run at a time anyway, and a
     # process per step would add its start-up (imports, the dbt manifest) to each step.
-    executor=dg.in_process_executor,
+    # Configured here, so that a run's config cannot set the executor either.
+    executor=dg.in_process_executor.configured(lambda _: {}, config_schema={}),
     jobs=[warehouse_job, quarterly_job, approval_job],
     schedules=[quarterly_exports],
     sensors=[inbox_sensor],

@@ -1,7 +1,10 @@
-"""The one Dagster resource: where the data directory and the warehouse are.
+"""The Dagster resources: where the data directory and the warehouse are; no values.
 
 Settings come from the environment (``lavoro_debole.settings``), never from run
-config, so the pseudonymisation key and SMTP password never appear in the UI.
+config, so the pseudonymisation key and SMTP password never appear in the UI. No
+resource has a field: a field of a ``ConfigurableResource`` can be set again in a
+run's config (the launchpad, GraphQL, a schedule's request), so a resource with one
+would let whoever reaches the UI choose a folder or an executable.
 """
 
 from collections.abc import Iterator
@@ -31,3 +34,26 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+class NoValuesIOManager(dg.ConfigurableIOManager):
+    """The io manager of the code location, in place of Dagster's default
+    ``fs_io_manager`` (whose ``base_dir`` a run's config could choose).
+
+    Every asset here writes the warehouse or a file itself and returns no value
+    (``MaterializeResult``, or dbt's outputs without one): there is nothing to store
+    and nothing to load. A value would be a programming error, said so at once.
+    """
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        if obj is not None:
+            raise TypeError(
+                "Un asset ha restituito un valore: qui gli asset scrivono il magazzino da sé "
+                "e restituiscono MaterializeResult."
+            )
+
+    def load_input(self, context: dg.InputContext) -> object:
+        raise TypeError(
+            "Un asset chiede in ingresso il valore di un altro: qui gli asset si leggono "
+            "dal magazzino (deps=...), non passano valori."
+        )

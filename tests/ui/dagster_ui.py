@@ -119,7 +119,7 @@ class Run:
 
 @dataclass
 class DagsterUI:
-    """A running ``lavoro ui`` (``dagster dev``: webserver, daemon, code server)."""
+    """A running ``lavoro ui`` (webserver behind the Host check, daemon, code server)."""
 
     base_url: str
     data_dir: Path
@@ -211,8 +211,8 @@ class DagsterUI:
         return "--- lavoro ui log (tail) ---\n" + text[-chars:]
 
     def stop(self) -> None:
-        """End the whole process group: dagster dev, its webserver, daemon, code server
-        and the runs' processes. SIGTERM first (dagster dev then stops its services),
+        """End the whole process group: lavoro ui, its webserver, daemon, code server
+        and the runs' processes. SIGTERM first (lavoro ui then stops its services),
         SIGKILL for whatever is left after a grace period."""
         group = self.process.pid
         try:

@@ -1,0 +1,85 @@
+"""dbt, started by Dagster's dbt resource, sees only what it needs (issue 10 §1): not the
+pseudonymisation key, not the SMTP settings, not the vault's key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lavoro_debole.child_env import dbt_environment
+from lavoro_debole.orchestration.dbt import DbtResource
+
+SECRETS = {
+    "LAVORO_PSEUDONYM_KEY": "chiave-di-prova-0123456789abcdef0123456789",
+    "LAVORO_SMTP_PASSWORD": "password-di-prova",
+    "LAVORO_SMTP_USER": "utente@example.org",
+    "LAVORO_SMTP_HOST": "smtp.example.org",
+    "LAVORO_VAULT_KEY": "chiave-del-caveau-0123456789abcdef",
+}
+NEEDED = {"LAVORO_CUTOFF": "2025-12-31", "DBT_PROVA_LAVORO": "1"}
+
+
+def test_the_minimal_environment_keeps_what_dbt_needs_and_drops_the_secrets():
+    environ = {
+        **SECRETS,
+        **NEEDED,
+        "LAVORO_DATA_DIR": "/dati",
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "LC_ALL": "C.UTF-8",
+        "DAGSTER_HOME": "/dati/dagster",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    assert dbt_environment(environ) == {
+        **NEEDED,
+        "LAVORO_DATA_DIR": "/dati",
+        "PATH": "/usr/bin",
+        "HOME": "/home/x",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+def _visible(invocation) -> list[str]:
+    lines = [
+        event.raw_event.get("info", {}).get("msg", "") for event in invocation.stream_raw_events()
+    ]
+    [report] = [line for line in lines if line.startswith("variabili visibili:")]
+    names = report.removeprefix("variabili visibili:").strip()
+    return sorted(filter(None, names.split(",")))
+
+
+def test_dbt_run_by_the_resource_sees_none_of_the_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    for name, value in {**SECRETS, **NEEDED}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
+    names = sorted([*SECRETS, *NEEDED, "LAVORO_DATA_DIR"])
+    invocation = DbtResource().cli(
+        ["run-operation", "environment_report", "--args", json.dumps({"names": names})]
+    )
+    visible = _visible(invocation)
+    assert invocation.is_successful()
+    # The variables it needs arrive (so the report does see what is set)...
+    assert visible == sorted([*NEEDED, "LAVORO_DATA_DIR"])
+    # ...and this process still has the secrets: only dbt's environment lost them.
+    assert all(os.environ[name] == value for name, value in SECRETS.items())
+
+
+def test_the_wrapper_runs_dbt_and_passes_on_its_exit_code(tmp_path: Path):
+    env = {**os.environ, **SECRETS, "LAVORO_DATA_DIR": str(tmp_path)}
+    from lavoro_debole.settings import tool_path
+
+    result = subprocess.run(
+        [tool_path("lavoro-dbt"), "--version"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "Core" in result.stdout or "core" in result.stdout
+    failed = subprocess.run(
+        [tool_path("lavoro-dbt"), "no-such-command"], env=env, capture_output=True, text=True
+    )
+    assert failed.returncode != 0

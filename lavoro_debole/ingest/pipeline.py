@@ -28,7 +28,8 @@ from lavoro_debole.ingest import store
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
-from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
+from lavoro_debole.ingest.reader_worker import ReaderWorker
+from lavoro_debole.ingest.readers import DEFAULT_LIMITS, ReadLimits, Sheet, UnreadableFileError
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
     coverage_from_name,
@@ -385,14 +386,17 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _ReadAhead:
-    """Reads the next file on a second thread while the current one is processed.
+    """Reads the next file in the reader worker while the current one is processed.
 
-    calamine parses a workbook without holding the GIL, so on a machine with two
-    cores reading file n+1 overlaps validating, pseudonymising and loading file n.
-    One file ahead only: memory holds at most two files' cells.
+    The worker (a separate process with memory and time limits, see
+    :mod:`~lavoro_debole.ingest.reader_worker`) parses file n+1 while this process
+    validates, pseudonymises and loads file n; a helper thread waits for its answer
+    and unpickles it. One file ahead only: memory holds at most two files' cells.
+    The worker ends with the feed (``with``), also on an exception.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+        self._worker = ReaderWorker(limits)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lavoro-read")
         self._pending: dict[Path, Future[list[Sheet]]] = {}
 
@@ -403,15 +407,22 @@ class _ReadAhead:
         for future in self._pending.values():
             future.cancel()
         self._executor.shutdown(wait=True)
+        self._worker.close()
+
+    def warm_up(self) -> None:
+        """Start the worker now: it imports the readers while files are hashed."""
+        self._worker.start()
 
     def start(self, path: Path) -> None:
         if path not in self._pending:
-            self._pending[path] = self._executor.submit(read_file, path)
+            self._pending[path] = self._executor.submit(self._worker.read, path)
 
     def sheets(self, path: Path) -> list[Sheet]:
         """The file's sheets: read ahead if it was started, else read now."""
         future = self._pending.pop(path, None)
-        return read_file(path) if future is None else future.result()
+        if future is None:
+            future = self._executor.submit(self._worker.read, path)
+        return future.result()
 
 
 class FileIngestor:
@@ -425,20 +436,35 @@ class FileIngestor:
         key: bytes,
         feedback_dir: Path,
         known_cooperatives: list[str] | None = None,
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
         self.con = con
         self.feed = feed
         self.key = key
         self.feedback_dir = feedback_dir
         self.known_cooperatives = known_cooperatives or []
+        self.limits = limits
         self._read_ahead: _ReadAhead | None = None
+        self._worker: ReaderWorker | None = None
         store.ensure_tables(con, feed.entities)
+
+    def __enter__(self) -> FileIngestor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the reader worker that :meth:`ingest_file` started, if any."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def ingest_dir(self, feed_dir: Path) -> list[FileOutcome]:
         """Ingest the feed's new files in the order they were received.
 
-        While one file is validated and loaded, the next one is read on a second thread
-        (see :class:`_ReadAhead`); the warehouse is written from this thread only.
+        While one file is validated and loaded, the next one is read in the reader
+        worker (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
         new_files = []
         for path in inbox_files(feed_dir):
@@ -447,9 +473,15 @@ class FileIngestor:
             if not store.known_file(self.con, self.feed.name, file_name, sha):
                 new_files.append((path, file_name, sha))
         outcomes = []
-        with store.one_checkpoint(self.con), _collector_paused(), _ReadAhead() as ahead:
+        with (
+            store.one_checkpoint(self.con),
+            _collector_paused(),
+            _ReadAhead(self.limits) as ahead,
+        ):
             self._read_ahead = ahead
             try:
+                if new_files and store.known_content(self.con, new_files[0][2]) is None:
+                    ahead.start(new_files[0][0])
                 for index, (path, file_name, sha) in enumerate(new_files):
                     if index + 1 < len(new_files):
                         next_path, _, next_sha = new_files[index + 1]
@@ -511,9 +543,13 @@ class FileIngestor:
         self, path: Path, file_name: str, outcome: FileOutcome
     ) -> tuple[list[tuple[Entity, pd.DataFrame]], list[dict[str, object]]]:
         try:
-            sheets = read_file(path) if self._read_ahead is None else self._read_ahead.sheets(path)
+            sheets = self._read(path)
         except UnreadableFileError as exc:
             raise FileRefused(f"file illeggibile: {exc}") from None
+        notes = [note for sheet in sheets for note in sheet.notes]
+        if notes:
+            outcome.error = "avviso: " + "; ".join(dict.fromkeys(notes))
+            log.warning("%s: %s: %s", self.feed.name, file_name, outcome.error)
         chosen: list[_SheetRows] = []
         ignored: list[str] = []
         for sheet in sheets:
@@ -562,6 +598,14 @@ class FileIngestor:
             outcome.rows_loaded += len(frame)
             outcome.rows_rejected += rejected
         return frames, problem_rows
+
+    def _read(self, path: Path) -> list[Sheet]:
+        """The file's sheets, always read in a worker process (never in this one)."""
+        if self._read_ahead is not None:
+            return self._read_ahead.sheets(path)
+        if self._worker is None:
+            self._worker = ReaderWorker(self.limits)
+        return self._worker.read(path)
 
     def _apply_coverage(self, outcome: FileOutcome, coverage: Coverage | None) -> None:
         if coverage is None:
@@ -750,10 +794,16 @@ def ingest_feed(
     key: bytes,
     feedback_dir: Path,
     known_cooperatives: list[str] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[FileOutcome]:
     """Ingest every new file of one feed; returns what happened to each."""
     feed = FEEDS[feed_name]
-    ingestor = FileIngestor(
-        con, feed, key=key, feedback_dir=feedback_dir, known_cooperatives=known_cooperatives
-    )
-    return ingestor.ingest_dir(inbox_dir / feed_name)
+    with FileIngestor(
+        con,
+        feed,
+        key=key,
+        feedback_dir=feedback_dir,
+        known_cooperatives=known_cooperatives,
+        limits=limits,
+    ) as ingestor:
+        return ingestor.ingest_dir(inbox_dir / feed_name)

@@ -40,6 +40,9 @@ class Settings:
     data_dir: Path
     pseudonym_key: bytes | None
     cutoff: dt.date
+    # The reader worker's address-space limit and wall time per file (issue 9 §1).
+    reader_memory_mb: int = 2048
+    reader_timeout_s: float = 120.0
 
     @property
     def inbox_dir(self) -> Path:
@@ -105,10 +108,29 @@ def parse_cutoff(raw: str | None, today: dt.date | None = None) -> dt.date:
         ) from exc
 
 
+def parse_positive(name: str, raw: str | None, default: float, minimum: float) -> float:
+    """A positive number setting; empty means the default."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum:
+        raise SettingsError(f"{name} must be a number of at least {minimum:g}, e.g. {default:g}.")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
         data_dir=Path(env.get("LAVORO_DATA_DIR") or "data").resolve(),
         pseudonym_key=parse_key(env.get("LAVORO_PSEUDONYM_KEY")),
         cutoff=parse_cutoff(env.get("LAVORO_CUTOFF")),
+        reader_memory_mb=int(
+            parse_positive("LAVORO_READER_MEMORY_MB", env.get("LAVORO_READER_MEMORY_MB"), 2048, 256)
+        ),
+        reader_timeout_s=parse_positive(
+            "LAVORO_READER_TIMEOUT_S", env.get("LAVORO_READER_TIMEOUT_S"), 120.0, 1
+        ),
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
+from lavoro_debole.ingest.readers import ReadLimits
 from lavoro_debole.ingest.store import ensure_tables, replace_reference
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
@@ -194,6 +195,9 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 key=key_bytes,
                 feedback_dir=settings.feedback_dir,
                 known_cooperatives=known_cooperative_names(settings.reference_dir),
+                limits=ReadLimits(
+                    memory_mb=settings.reader_memory_mb, timeout_s=settings.reader_timeout_s
+                ),
             )
             totals = con.execute(
                 """

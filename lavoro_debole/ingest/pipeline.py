@@ -545,7 +545,10 @@ class FileIngestor:
         try:
             sheets = self._read(path)
         except UnreadableFileError as exc:
-            raise FileRefused(f"file illeggibile: {exc}") from None
+            reason = str(exc)
+            if not reason.startswith("file rifiutato:"):  # over a limit: says so itself
+                reason = f"file illeggibile: {reason}"
+            raise FileRefused(reason) from None
         notes = [note for sheet in sheets for note in sheet.notes]
         if notes:
             outcome.error = "avviso: " + "; ".join(dict.fromkeys(notes))

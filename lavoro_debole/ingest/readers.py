@@ -99,6 +99,11 @@ def _n(number: float) -> str:
     return f"{number:,.0f}".replace(",", ".")
 
 
+def _size(count: int) -> str:
+    """Bytes as MB from 1 MB up, else as bytes: '1.100 MB', '2.048 byte'."""
+    return f"{_n(count / _MB)} MB" if count >= _MB else f"{_n(count)} byte"
+
+
 @dataclass(frozen=True)
 class Sheet:
     """One sheet of a workbook (or the whole of a CSV), as a grid of cells.
@@ -132,8 +137,8 @@ def read_file(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Sheet]:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
             raise UnreadableFileError(
-                f"file di {_n(size / _MB)} MB, oltre il limite di "
-                f"{_n(limits.max_file_bytes / _MB)} MB"
+                f"file rifiutato: il file è di {_size(size)}, oltre il limite di "
+                f"{_size(limits.max_file_bytes)}"
             )
         data = path.read_bytes()
     except OSError as exc:
@@ -233,8 +238,7 @@ def _check_zip_directory(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
         if entry.file_size > limits.max_entry_bytes:
             raise UnreadableFileError(
                 f"file rifiutato: una parte dell'archivio si espande a "
-                f"{_n(entry.file_size / _MB)} MB, oltre il limite di "
-                f"{_n(limits.max_entry_bytes / _MB)} MB"
+                f"{_size(entry.file_size)}, oltre il limite di {_size(limits.max_entry_bytes)}"
             )
         if entry.file_size > limits.ratio_floor_bytes:
             ratio = entry.file_size / max(entry.compress_size, 1)

@@ -261,20 +261,26 @@ def _serve(memory_mb: int) -> None:
         signal.alarm(max(1, math.ceil(limits.timeout_s) + 5))
         try:
             sheets = read_file(Path(path), limits)
-            answer = pickle.dumps(
-                ("ok", [(s.name, s.rows, s.hidden, s.notes) for s in sheets]), protocol=5
+            answer: tuple[str, object] = (
+                "ok",
+                [(s.name, s.rows, s.hidden, s.notes) for s in sheets],
             )
             del sheets
         except UnreadableFileError as exc:
-            answer = pickle.dumps(("refused", str(exc)), protocol=5)
+            answer = ("refused", str(exc))
         except MemoryError:
-            answer = pickle.dumps(("memory", None), protocol=5)
+            answer = ("memory", None)
         except Exception:  # no library text crosses: it may quote a cell
-            answer = pickle.dumps(("broken", None), protocol=5)
-        signal.alarm(0)
-        stdout.write(_HEADER.pack(len(answer)))
-        stdout.write(answer)
-        stdout.flush()
+            answer = ("broken", None)
+        signal.alarm(0)  # from here the parent's watchdog alone keeps the time
+        try:
+            # Pickled straight into the pipe: no copy of the whole answer here, and the
+            # parent unpickles while this process still pickles.
+            stdout.write(_HEADER.pack(0))
+            pickle.Pickler(stdout, protocol=5).dump(answer)
+            stdout.flush()
+        except BaseException:  # a half-written answer: the parent sees the pipe end
+            os._exit(1)
         del answer
 
 

@@ -409,10 +409,6 @@ class _ReadAhead:
         self._executor.shutdown(wait=True)
         self._worker.close()
 
-    def warm_up(self) -> None:
-        """Start the worker now: it imports the readers while files are hashed."""
-        self._worker.start()
-
     def start(self, path: Path) -> None:
         if path not in self._pending:
             self._pending[path] = self._executor.submit(self._worker.read, path)

@@ -10,7 +10,7 @@ fresh process so that peak memory (max RSS) belongs to that phase alone:
   pseudonymisation, loading into DuckDB) as the warehouse runs it, ``ingest_feed`` for
   every feed: the next file is read in the reader worker process while one is
   processed, and the checkpoint and the closing of the warehouse count (peak memory:
-  this process's and, apart, the reader worker's);
+  this process's; ``hostile_benchmark.py`` measures the whole process tree);
 - ``by-format``: the same work file by file with nothing read ahead, timed per format,
   to show where the time goes;
 - ``dbt``: ``dbt build`` (models and tests) on the loaded warehouse.
@@ -43,11 +43,6 @@ def _format_of(path: Path) -> str:
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _children_peak_mib() -> float:
-    """The largest ended child's max RSS: the reader worker's, once it is closed."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def phase_read(data_dir: Path) -> dict:
@@ -108,7 +103,6 @@ def phase_ingest(data_dir: Path) -> dict:
         "seconds": time.perf_counter() - start,
         "rows": rows,
         "peak_mib": _peak_mib(),
-        "worker_peak_mib": _children_peak_mib(),
     }
 
 
@@ -213,17 +207,15 @@ def report(results: list[dict]) -> str:
         "Whole ingest, as the warehouse runs it (next file read ahead in the reader worker"
         " process, checkpoint and close included):",
         "",
-        "| persons | physical rows | plain read s | whole ingest s | ratio | ingest peak MiB |"
-        " reader worker peak MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| persons | physical rows | plain read s | whole ingest s | ratio | ingest peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         t_read = sum(r["read"]["seconds"].values())
         t_ing = r["ingest"]["seconds"]
         lines.append(
             f"| {r['persons']:,} | {r['ingest']['rows']:,} | {t_read:.2f} | {t_ing:.2f} | "
-            f"{t_ing / t_read:.2f}x | {r['ingest']['peak_mib']:.0f} | "
-            f"{r['ingest'].get('worker_peak_mib', 0):.0f} |"
+            f"{t_ing / t_read:.2f}x | {r['ingest']['peak_mib']:.0f} |"
         )
     lines += [
         "",

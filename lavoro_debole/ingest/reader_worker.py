@@ -52,6 +52,8 @@ _HEADER = struct.Struct("<Q")
 _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 _F_SETPIPE_SZ = 1031  # Linux fcntl: a bigger pipe means fewer system calls per grid
 _CLOSE_WAIT_S = 5.0
+_READY = b"R"
+_START_TIMEOUT_S = 120.0  # the interpreter and the readers' imports, on a loaded machine
 
 
 class _WorkerDied(Exception):
@@ -96,6 +98,7 @@ class ReaderWorker:
         self.limits = limits
         self._process: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize | None = None
+        self._ready = False
 
     def __enter__(self) -> ReaderWorker:
         return self
@@ -132,6 +135,7 @@ class ReaderWorker:
 
             fcntl.fcntl(process.stdout.fileno(), _F_SETPIPE_SZ, 1 << 20)
         self._process = process
+        self._ready = False
         self._finalizer = weakref.finalize(self, _stop, process)
 
     def close(self) -> None:
@@ -162,6 +166,22 @@ class ReaderWorker:
             with contextlib.suppress(OSError):
                 process.kill()
 
+        if not self._ready:
+            # The time limit is the file's: the worker's start-up is waited for apart.
+            starting = threading.Timer(_START_TIMEOUT_S, process.kill)
+            starting.daemon = True
+            starting.start()
+            try:
+                self._ready = process.stdout.read(len(_READY)) == _READY
+            finally:
+                starting.cancel()
+            if not self._ready:
+                self.close()
+                raise UnreadableFileError(
+                    "file non letto: il processo di lettura non si è avviato "
+                    f"(limite di memoria {_n(self.limits.memory_mb)} MB, "
+                    "LAVORO_READER_MEMORY_MB)"
+                )
         watchdog = threading.Timer(self.limits.timeout_s, expire)
         watchdog.daemon = True
         watchdog.start()
@@ -248,6 +268,8 @@ def _serve(memory_mb: int) -> None:
     stdout = sys.stdout.buffer
     # Nothing else may write to the answer channel.
     sys.stdout = sys.stderr
+    stdout.write(_READY)
+    stdout.flush()
     while True:
         header = _read_exactly(stdin, _HEADER.size)
         if header is None:

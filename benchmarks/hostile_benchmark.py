@@ -118,6 +118,7 @@ def run_measured(data_dir: Path) -> dict:
     process = subprocess.Popen(
         [sys.executable, __file__, "--phase", "ingest", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
         cwd=PROJECT_ROOT,
     )

@@ -163,15 +163,18 @@ def read_file(path: Path, limits: ReadLimits = DEFAULT_LIMITS) -> list[Sheet]:
             raise UnreadableFileError("file protetto da password")
         sheets = _read_with_calamine(data, "xls", limits)
     else:
+        # HTML or CSV is told from the head; a CSV's lines are measured on the bytes,
+        # before the whole file is decoded (a 150 MB line never becomes text).
+        head = _head_text(data)
+        is_html = _looks_like_html(head)
+        if not is_html and not _looks_like_xml(head) and _decode_text(data[:_SNIFF_CHARS]):
+            _check_csv_bytes(data, limits)  # (a binary head is refused just below)
         decoded = _decode_text(data)
         if decoded is None:
             raise UnreadableFileError(
                 "formato non riconosciuto: non è un foglio di calcolo né un CSV"
             )
         text, nuls = decoded
-        is_html = _looks_like_html(text)
-        if not is_html and not _looks_like_xml(text):
-            _check_csv_bytes(data, limits)
         notes = (
             (
                 f"il file conteneva {_n(nuls)} caratteri NUL (byte zero), "
@@ -599,9 +602,30 @@ def _decode_text(data: bytes) -> tuple[str, int] | None:
     return text, nuls
 
 
+def _head_text(data: bytes) -> str:
+    """The first 64 KiB as text, enough to tell HTML and XML from a CSV."""
+    head = data[:_SNIFF_CHARS]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace")
+    return head.decode("utf-8", errors="replace")
+
+
+_SCAN_CHUNK = 16 * _MB
+
+
 def _check_csv_bytes(data: bytes, limits: ReadLimits) -> None:
-    """Line length and an upper bound of the cells, on the bytes: nothing parsed yet."""
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    """Line length and an upper bound of the cells, on the bytes: nothing parsed yet.
+
+    Newlines are found 16 MB at a time, so the scan needs ~8 bytes per line, not one
+    per byte of the file.
+    """
+    view = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.concatenate(
+        [
+            np.flatnonzero(view[start : start + _SCAN_CHUNK] == 10) + start
+            for start in range(0, max(len(view), 1), _SCAN_CHUNK)
+        ]
+    )
     bounds = np.concatenate(([-1], newlines, [len(data)]))
     longest = int(np.diff(bounds).max()) - 1
     if longest > limits.max_line_bytes:

@@ -66,7 +66,7 @@ def _xlsx(sheet_xml: bytes | None, sheet_name: str = "Foglio1", *, filler: int =
             head, tail = sheet_xml.split(b"<sheetData>", 1)
             info = zipfile.ZipInfo("xl/worksheets/sheet1.xml")
             info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=filler > 1 << 31) as out:
+            with archive.open(info, "w", force_zip64=filler > 1 << 30) as out:
                 out.write(head + b"<sheetData>")
                 chunk = b" " * (1 << 20)
                 left = filler

@@ -362,3 +362,53 @@ def test_a_hostile_inbox_ends_refusing_each_hostile_file_and_loads_the_rest(
     assert clean.execute("select count(*) from raw.servizi_sociali").fetchone()[0] > 0
     clean.close()
     dirty.close()
+
+
+def test_a_csv_with_nuls_loads_the_same_rows_and_its_record_says_so(tmp_path: Path) -> None:
+    """A NUL is never data: removed, the file loads exactly as without, with a note."""
+    clean_dir = tmp_path / "pulito"
+    generate_inbox(clean_dir, persons=20, seed=3)
+    nul_dir = tmp_path / "nul"
+    shutil.copytree(clean_dir / "inbox", nul_dir / "inbox")
+    csvs = sorted((nul_dir / "inbox" / "sportello").glob("*.csv"))
+    assert csvs
+    with_nuls = set()
+    for path in csvs:
+        stat = path.stat()
+        data = hostile.csv_with_nuls(path.read_bytes(), every=300)
+        path.write_bytes(data)
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+        if b"\x00" in data:
+            with_nuls.add(path.name)
+    assert with_nuls
+    runs = {}
+    for name, data_dir in (("clean", clean_dir), ("nul", nul_dir)):
+        con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+        outcomes = ingest_feed(
+            con, "sportello", data_dir / "inbox", key=KEY, feedback_dir=data_dir / "feedback"
+        )
+        runs[name] = (con, {o.file_name: o for o in outcomes})
+    clean_con, clean_outcomes = runs["clean"]
+    nul_con, nul_outcomes = runs["nul"]
+    for path in csvs:
+        outcome, before = nul_outcomes[path.name], clean_outcomes[path.name]
+        if before.status != "loaded":
+            continue
+        assert outcome.status == "loaded" and outcome.rows_loaded == before.rows_loaded
+        if path.name not in with_nuls:
+            assert outcome.error is None
+            continue
+        assert outcome.error is not None and outcome.error.startswith("avviso: il file conteneva ")
+        assert outcome.error.endswith("caratteri NUL (byte zero), rimossi prima della lettura")
+    columns = [
+        c
+        for (c,) in clean_con.execute(
+            "select column_name from duckdb_columns() where table_name = 'sportello' "
+            "and column_name not in ('received_at', 'file_sha256') order by column_index"
+        ).fetchall()
+    ]
+    query = f"select {', '.join(columns)} from raw.sportello order by all"
+    assert nul_con.execute(query).fetchall() == clean_con.execute(query).fetchall()
+    assert clean_con.execute("select count(*) from raw.sportello").fetchone()[0] > 0
+    clean_con.close()
+    nul_con.close()

@@ -51,6 +51,9 @@ class Settings:
     """Further ``Host`` values the UI answers (``LAVORO_UI_ALLOWED_HOSTS``), besides
     127.0.0.1:PORT, localhost:PORT and [::1]:PORT: the name an authenticating reverse
     proxy passes on."""
+    # The reader worker's address-space limit and wall time per file (issue 9 §1).
+    reader_memory_mb: int = 2048
+    reader_timeout_s: float = 120.0
 
     @property
     def inbox_dir(self) -> Path:
@@ -157,6 +160,19 @@ def parse_allowed_hosts(raw: str | None) -> tuple[str, ...]:
     return hosts
 
 
+def parse_positive(name: str, raw: str | None, default: float, minimum: float) -> float:
+    """A positive number setting; empty means the default."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not value >= minimum:
+        raise SettingsError(f"{name} must be a number of at least {minimum:g}, e.g. {default:g}.")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
@@ -177,4 +193,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         analytics_dir=analytics_dir,
         vault_key=parse_key(env.get("LAVORO_VAULT_KEY"), "LAVORO_VAULT_KEY"),
         ui_allowed_hosts=parse_allowed_hosts(env.get("LAVORO_UI_ALLOWED_HOSTS")),
+        reader_memory_mb=int(
+            parse_positive("LAVORO_READER_MEMORY_MB", env.get("LAVORO_READER_MEMORY_MB"), 2048, 256)
+        ),
+        reader_timeout_s=parse_positive(
+            "LAVORO_READER_TIMEOUT_S", env.get("LAVORO_READER_TIMEOUT_S"), 120.0, 1
+        ),
     )

@@ -40,7 +40,8 @@ from lavoro_debole.ingest.personal import (
     name_tokens,
     personal_kind,
 )
-from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
+from lavoro_debole.ingest.reader_worker import ReaderWorker
+from lavoro_debole.ingest.readers import DEFAULT_LIMITS, ReadLimits, Sheet, UnreadableFileError
 from lavoro_debole.ingest.reference_dates import (
     Coverage,
     coverage_from_name,
@@ -452,14 +453,17 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _ReadAhead:
-    """Reads the next file on a second thread while the current one is processed.
+    """Reads the next file in the reader worker while the current one is processed.
 
-    calamine parses a workbook without holding the GIL, so on a machine with two
-    cores reading file n+1 overlaps validating, pseudonymising and loading file n.
-    One file ahead only: memory holds at most two files' cells.
+    The worker (a separate process with memory and time limits, see
+    :mod:`~lavoro_debole.ingest.reader_worker`) parses file n+1 while this process
+    validates, pseudonymises and loads file n; a helper thread waits for its answer
+    and unpickles it. One file ahead only: memory holds at most two files' cells.
+    The worker ends with the feed (``with``), also on an exception.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+        self._worker = ReaderWorker(limits)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lavoro-read")
         self._pending: dict[Path, Future[list[Sheet]]] = {}
 
@@ -470,15 +474,18 @@ class _ReadAhead:
         for future in self._pending.values():
             future.cancel()
         self._executor.shutdown(wait=True)
+        self._worker.close()
 
     def start(self, path: Path) -> None:
         if path not in self._pending:
-            self._pending[path] = self._executor.submit(read_file, path)
+            self._pending[path] = self._executor.submit(self._worker.read, path)
 
     def sheets(self, path: Path) -> list[Sheet]:
         """The file's sheets: read ahead if it was started, else read now."""
         future = self._pending.pop(path, None)
-        return read_file(path) if future is None else future.result()
+        if future is None:
+            future = self._executor.submit(self._worker.read, path)
+        return future.result()
 
 
 def _where_in(sheet: Sheet, entity: Entity, header: HeaderMatch, column: str | None) -> str:
@@ -503,6 +510,7 @@ class FileIngestor:
         feedback_dir: Path,
         senders: SenderList | None = None,
         inbox_dir: Path | None = None,
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
         """Refuses (:class:`~lavoro_debole.ingest.keys.WrongKeyError`) before writing
         anything when ``key`` is not the one the warehouse was built with; ``inbox_dir``
@@ -517,13 +525,27 @@ class FileIngestor:
         self._read_ahead: _ReadAhead | None = None
         self._where: str | None = None
         """Where the walk is (sheet, column), for the reason of an unexpected failure."""
+        self.limits = limits
+        self._worker: ReaderWorker | None = None
         store.ensure_tables(con, feed.entities)
+
+    def __enter__(self) -> FileIngestor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the reader worker that :meth:`ingest_file` started, if any."""
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def ingest_dir(self, feed_dir: Path) -> list[FileOutcome]:
         """Ingest the feed's new files in the order they were received.
 
-        While one file is validated and loaded, the next one is read on a second thread
-        (see :class:`_ReadAhead`); the warehouse is written from this thread only.
+        While one file is validated and loaded, the next one is read in the reader
+        worker (see :class:`_ReadAhead`); the warehouse is written from this thread only.
         """
         listing = walk_feed_dir(feed_dir)
         links = [
@@ -542,9 +564,15 @@ class FileIngestor:
                 continue
             if not store.known_file(self.con, self.feed.name, file_name, sha):
                 new_files.append((path, file_name, sha))
-        with store.one_checkpoint(self.con), _collector_paused(), _ReadAhead() as ahead:
+        with (
+            store.one_checkpoint(self.con),
+            _collector_paused(),
+            _ReadAhead(self.limits) as ahead,
+        ):
             self._read_ahead = ahead
             try:
+                if new_files and store.known_content(self.con, new_files[0][2]) is None:
+                    ahead.start(new_files[0][0])
                 for index, (path, file_name, sha) in enumerate(new_files):
                     if index + 1 < len(new_files):
                         next_path, _, next_sha = new_files[index + 1]
@@ -730,9 +758,16 @@ class FileIngestor:
         self, path: Path, file_name: str, outcome: FileOutcome
     ) -> tuple[list[tuple[Entity, pd.DataFrame]], list[dict[str, object]]]:
         try:
-            sheets = read_file(path) if self._read_ahead is None else self._read_ahead.sheets(path)
+            sheets = self._read(path)
         except UnreadableFileError as exc:
-            raise FileRefused(f"file illeggibile: {exc}") from None
+            reason = str(exc)
+            if not reason.startswith("file rifiutato:"):  # over a limit: says so itself
+                reason = f"file illeggibile: {reason}"
+            raise FileRefused(reason) from None
+        notes = [note for sheet in sheets for note in sheet.notes]
+        if notes:
+            outcome.error = "avviso: " + "; ".join(dict.fromkeys(notes))
+            log.warning("%s: %s: %s", self.feed.name, file_name, outcome.error)
         chosen: list[_SheetRows] = []
         ignored: list[str] = []
         for sheet in sheets:
@@ -787,6 +822,14 @@ class FileIngestor:
             outcome.rows_loaded += len(frame)
             outcome.rows_rejected += rejected
         return frames, problem_rows
+
+    def _read(self, path: Path) -> list[Sheet]:
+        """The file's sheets, always read in a worker process (never in this one)."""
+        if self._read_ahead is not None:
+            return self._read_ahead.sheets(path)
+        if self._worker is None:
+            self._worker = ReaderWorker(self.limits)
+        return self._worker.read(path)
 
     def _apply_coverage(self, outcome: FileOutcome, coverage: Coverage | None) -> None:
         if coverage is None:
@@ -1075,6 +1118,7 @@ def ingest_feed(
     key: bytes,
     feedback_dir: Path,
     senders: SenderList | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[FileOutcome]:
     """Ingest every new file of one feed; returns what happened to each.
 
@@ -1082,7 +1126,13 @@ def ingest_feed(
     the project's default when not given.
     """
     feed = FEEDS[feed_name]
-    ingestor = FileIngestor(
-        con, feed, key=key, feedback_dir=feedback_dir, senders=senders, inbox_dir=inbox_dir
-    )
-    return ingestor.ingest_dir(inbox_dir / feed_name)
+    with FileIngestor(
+        con,
+        feed,
+        key=key,
+        feedback_dir=feedback_dir,
+        senders=senders,
+        inbox_dir=inbox_dir,
+        limits=limits,
+    ) as ingestor:
+        return ingestor.ingest_dir(inbox_dir / feed_name)

@@ -18,6 +18,7 @@ from lavoro_debole.ingest.expected_senders import (
 from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.ingest.pipeline import FileOutcome, ingest_feed
 from lavoro_debole.ingest.problems import OpenProblem, open_problems
+from lavoro_debole.ingest.readers import ReadLimits
 from lavoro_debole.ingest.senders import load_senders
 from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, replace_reference
 from lavoro_debole.ingest.vault import attach_vault
@@ -218,6 +219,9 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 key=key_bytes,
                 feedback_dir=settings.feedback_dir,
                 senders=load_senders(settings.reference_dir),
+                limits=ReadLimits(
+                    memory_mb=settings.reader_memory_mb, timeout_s=settings.reader_timeout_s
+                ),
             )
             totals = con.execute(
                 """

@@ -13,9 +13,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from lavoro_debole.ingest import pipeline
 from lavoro_debole.ingest.identifiers import decode_cf, pseudonym
 from lavoro_debole.ingest.pipeline import inbox_files, ingest_feed
+from lavoro_debole.ingest.reader_worker import ReaderWorker
 from lavoro_debole.ingest.vault import attach_vault
 from tests.factories import (
     CF_ANNA,
@@ -211,13 +211,13 @@ def test_only_new_content_is_read_and_nothing_already_known(con, data_dir, monke
     original = cases_file(data_dir)
     run(con, data_dir, "servizi_sociali")
     read: list[str] = []
-    real_read = pipeline.read_file
+    real_read = ReaderWorker.read
 
-    def counting_read(path: Path):
+    def counting_read(self: ReaderWorker, path: Path):
         read.append(path.name)
-        return real_read(path)
+        return real_read(self, path)
 
-    monkeypatch.setattr(pipeline, "read_file", counting_read)
+    monkeypatch.setattr(ReaderWorker, "read", counting_read)
     assert run(con, data_dir, "servizi_sociali") == []
     assert read == []
     shutil.copy(original, original.with_name("UdP_Casalpusterlengo_casi_2024_T4.xlsx"))

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lavoro_debole.settings import (
@@ -30,18 +31,94 @@ DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_UNTIL = dt.date(2025, 12, 31)
 UI_HOST = "127.0.0.1"
 """Never another address: reach the UI from elsewhere through an authenticating proxy."""
-INSTANCE_TEMPLATE = Path(__file__).parent / "orchestration" / "dagster.yaml"
 
 
 def _prepare_instance(settings: Settings) -> Path:
-    """Point Dagster at the data directory's own instance, with the project's settings."""
+    """Point Dagster at the data directory's own instance, with the project's settings
+    (added to an existing ``dagster.yaml`` that lacks some), its storage created under a
+    lock (two commands at once on a new data directory), and the runs a killed process
+    left behind failed, their pool slots freed."""
+    from lavoro_debole.orchestration.recovery import open_instance
+
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
     os.environ["DAGSTER_HOME"] = str(home)
+    reclaimed = open_instance(home)
+    if reclaimed:
+        print(
+            f"Elaborazioni interrotte in precedenza segnate come fallite: {len(reclaimed)} "
+            "(il loro posto nel pool 'warehouse' è stato liberato).",
+            flush=True,
+        )
     return home
+
+
+def _clean_stale_temps(settings: Settings) -> None:
+    """Remove the temporary files a killed run left among our outputs (never the inbox)."""
+    from lavoro_debole.faults import remove_stale_temps
+
+    remove_stale_temps([settings.data_dir], recursive=False)
+    remove_stale_temps([settings.exports_dir, settings.feedback_dir, settings.dagster_home])
+
+
+def _wait_for_warehouse(settings: Settings) -> str | None:
+    """Before starting, wait while a process that is not one of our runs holds the
+    warehouse open; None when it is free (or held by a live run, whose turn the pool
+    gives), else the one line saying it is in use."""
+    if not settings.warehouse_path.exists():
+        return None
+    import dagster as dg
+
+    from lavoro_debole.faults import WarehouseBusyError, connect_waiting
+    from lavoro_debole.orchestration.recovery import held_by_live_run
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            connect_waiting(
+                settings.warehouse_path,
+                settings.warehouse_wait_s,
+                keep_waiting=lambda pid: held_by_live_run(instance, pid),
+            ).close()
+        except WarehouseBusyError as busy:
+            return str(busy)
+    return None
+
+
+def _ran_out_of_disk(settings: Settings, since: float) -> bool:
+    """True when a run of this command failed because the disk filled up."""
+    from lavoro_debole.faults import disk_full_text
+
+    try:
+        if shutil.disk_usage(settings.data_dir).free < 4 * 1024 * 1024:
+            return True
+        import dagster as dg
+        from dagster._core.events import DagsterEventType
+
+        failures = {DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}
+        with dg.DagsterInstance.get() as instance:
+            for record in instance.get_run_records(
+                dg.RunsFilter(
+                    statuses=[dg.DagsterRunStatus.FAILURE],
+                    created_after=dt.datetime.fromtimestamp(since, tz=dt.UTC),
+                )
+            ):
+                for event_type in failures:
+                    for entry in instance.get_records_for_run(
+                        record.dagster_run.run_id, of_type=event_type
+                    ).records:
+                        event = entry.event_log_entry.dagster_event
+                        data = getattr(event, "event_specific_data", None)
+                        error = getattr(data, "error", None)
+                        texts = [(event.message or "") if event else ""]
+                        while error is not None:
+                            texts.append(error.message or "")
+                            error = error.cause
+                        if any(disk_full_text(text) for text in texts):
+                            return True
+    except Exception as exc:  # a full disk can break the look too
+        from lavoro_debole.faults import is_disk_full
+
+        return is_disk_full(exc)
+    return False
 
 
 def dbt_manifest_is_stale() -> bool:
@@ -119,13 +196,30 @@ def _add_quarters(settings: Settings) -> None:
 
 def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
+    from lavoro_debole.faults import DISK_FULL_MESSAGE, is_disk_full
+
     settings.require_key()
     _export_settings(settings)
-    _prepare_instance(settings)
-    ensure_dbt_manifest()
-    from lavoro_debole.orchestration.run import run_everything
+    started = time.time()
+    try:
+        _prepare_instance(settings)
+        _clean_stale_temps(settings)
+        busy = _wait_for_warehouse(settings)
+        if busy:
+            print(busy, file=sys.stderr)
+            return 1
+        ensure_dbt_manifest()
+        from lavoro_debole.orchestration.run import run_everything
 
-    return run_everything(settings)
+        code = run_everything(settings)
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        print(DISK_FULL_MESSAGE, file=sys.stderr)
+        return 1
+    if code != 0 and _ran_out_of_disk(settings, started):
+        print(DISK_FULL_MESSAGE, file=sys.stderr)
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -40,6 +40,8 @@ class Settings:
     data_dir: Path
     pseudonym_key: bytes | None
     cutoff: dt.date
+    warehouse_wait_s: float = 120.0
+    """How long a run waits for another process to let go of the warehouse."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -105,10 +107,25 @@ def parse_cutoff(raw: str | None, today: dt.date | None = None) -> dt.date:
         ) from exc
 
 
+def parse_seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds, 0 or more (e.g. 120).")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
         data_dir=Path(env.get("LAVORO_DATA_DIR") or "data").resolve(),
         pseudonym_key=parse_key(env.get("LAVORO_PSEUDONYM_KEY")),
         cutoff=parse_cutoff(env.get("LAVORO_CUTOFF")),
+        warehouse_wait_s=parse_seconds(
+            "LAVORO_WAREHOUSE_WAIT_S", env.get("LAVORO_WAREHOUSE_WAIT_S"), 120.0
+        ),
     )

@@ -8,12 +8,12 @@ and nobody ever sees a half-built one.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from lavoro_debole.faults import DiskFullError, is_disk_full, replace_atomically, temp_path_for
 
 PUBLISHED_SCHEMAS = ("staging", "intermediate", "marts", "reference")
 """Never ``raw`` (row lineage), never ``ops`` (the rejected rows keep raw values)."""
@@ -28,9 +28,7 @@ class AnalyticsCopy:
 def publish_analytics(warehouse_path: Path, target: Path) -> AnalyticsCopy:
     """Copy the published schemas of the warehouse into ``target``, atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(suffix=".duckdb.tmp", dir=target.parent)
-    os.close(handle)
-    os.unlink(temp_name)  # DuckDB must create the file itself
+    temp_name = str(temp_path_for(target))  # DuckDB must create the file itself
     copied = 0
     try:
         con = duckdb.connect(temp_name)
@@ -57,9 +55,11 @@ def publish_analytics(warehouse_path: Path, target: Path) -> AnalyticsCopy:
             con.execute("checkpoint")
         finally:
             con.close()
-        os.replace(temp_name, target)
-    except BaseException:
+        replace_atomically(Path(temp_name), target)
+    except BaseException as exc:
         Path(temp_name).unlink(missing_ok=True)
         Path(temp_name + ".wal").unlink(missing_ok=True)
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise DiskFullError() from None
         raise
     return AnalyticsCopy(target, copied)

@@ -12,8 +12,6 @@ workbook.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +43,7 @@ from lavoro_debole.exports.catalogue import (
     group_of,
     indicator_info,
 )
+from lavoro_debole.faults import atomic_write
 
 PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"
@@ -617,16 +616,7 @@ class _Writer:
         ws.row_dimensions[r].height = 15 * _lines(text, chars)
 
     def save(self) -> WorkbookLayout:
-        path = self.layout.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-        os.close(fd)
-        try:
-            self.wb.save(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.layout.path, self.wb.save)  # the old workbook or the new, never half
         return self.layout
 
 

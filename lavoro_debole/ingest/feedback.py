@@ -7,13 +7,13 @@ the data directory, never in the exports.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+
+from lavoro_debole.faults import atomic_write
 
 HEADERS = ("Foglio", "Riga", "Colonna", "Valore inviato", "Problema", "Gravità")
 SEVERITY_LABELS = {"error": "Riga scartata", "warning": "Valore ignorato (riga caricata)"}
@@ -67,8 +67,4 @@ def write_feedback_workbook(
     for index, width in enumerate(WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A5"
-    handle, temp_name = tempfile.mkstemp(suffix=".xlsx", dir=feed_dir)
-    os.close(handle)
-    workbook.save(temp_name)
-    os.replace(temp_name, target)
-    return target
+    return atomic_write(target, workbook.save)

@@ -90,6 +90,18 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait(timeout=60)
 
 
+def _wait_for_dagster(log: Path, offset: int, process: subprocess.Popen) -> None:
+    """Until this run has written its first Dagster line."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            if b" - dagster - " in handle.read():
+                return
+        time.sleep(0.2)
+    pytest.fail("lavoro run ended or hung before its first Dagster line")
+
+
 def _hashes(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -195,14 +207,19 @@ def test_killed_runs_never_block_the_next_and_the_rerun_equals_a_clean_run(
 ):
     data_dir = _data_dir(tmp_path / "data", inbox)
     before = _hashes(data_dir / "inbox")
-    moments = random.Random(20261201).sample(range(4, 30), 3)
+    # seconds after the run's first Dagster line: ingest, dbt build, exports
+    rng = random.Random(20261201)
+    moments = [rng.uniform(low, high) for low, high in ((0, 5), (5, 15), (15, 30))]
     log = tmp_path / "runs.log"
-    for moment in sorted(moments):
+    for moment in moments:
+        offset = log.stat().st_size if log.exists() else 0
         process = _start(data_dir, log)
+        _wait_for_dagster(log, offset, process)
         time.sleep(moment)
         _kill_group(process)
     code, output = _run(data_dir, log)
     assert code in OK, output[-3000:]
+    assert "segnate come fallite" in output  # the kills did leave runs in progress
     _assert_same_as_clean(data_dir, clean)
     assert _hashes(data_dir / "inbox") == before
 

@@ -83,12 +83,22 @@ def _wait_for_warehouse(settings: Settings) -> str | None:
     return None
 
 
+LOW_DISK_BYTES = 16 * 1024 * 1024
+
+
+def _low_on_disk(settings: Settings) -> bool:
+    try:
+        return shutil.disk_usage(settings.data_dir).free < LOW_DISK_BYTES
+    except OSError:
+        return False
+
+
 def _ran_out_of_disk(settings: Settings, since: float) -> bool:
     """True when a run of this command failed because the disk filled up."""
     from lavoro_debole.faults import disk_full_text
 
     try:
-        if shutil.disk_usage(settings.data_dir).free < 4 * 1024 * 1024:
+        if _low_on_disk(settings):
             return True
         import dagster as dg
         from dagster._core.events import DagsterEventType
@@ -213,7 +223,8 @@ def run_pipeline(settings: Settings) -> int:
 
         code = run_everything(settings)
     except Exception as exc:
-        if not is_disk_full(exc):
+        # SQLite (Dagster's storage) says "disk I/O error" when the disk fills up
+        if not (is_disk_full(exc) or _low_on_disk(settings)):
             raise
         print(DISK_FULL_MESSAGE, file=sys.stderr)
         return 1

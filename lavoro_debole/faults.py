@@ -61,8 +61,10 @@ def is_disk_full(exc: BaseException | None) -> bool:
             return True
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
-        if isinstance(exc, duckdb.Error) and _DISK_FULL_TEXT.search(str(exc)):
+        if isinstance(exc, (duckdb.Error, OSError)) and _DISK_FULL_TEXT.search(str(exc)):
             return True
+        if type(exc).__name__ == "OperationalError" and "database or disk is full" in str(exc):
+            return True  # SQLite (Dagster's storage), through sqlalchemy or sqlite3
         exc = exc.__cause__ or exc.__context__
     return False
 
@@ -128,7 +130,9 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
     return target
 
 
-_LEGACY_TEMP = re.compile(r"^(tmp[a-z0-9_]{8}(\.duckdb\.tmp(\.wal)?|\.xlsx)|\..+\.[a-z0-9_]{8}\.xlsx)$")
+_LEGACY_TEMP = re.compile(
+    r"^(tmp[a-z0-9_]{8}(\.duckdb\.tmp(\.wal)?|\.xlsx)|\..+\.[a-z0-9_]{8}\.xlsx)$"
+)
 """The temporary names earlier versions used (tempfile's), in our output folders only."""
 
 

@@ -373,6 +373,7 @@ def test_a_full_disk_says_so_in_one_line_and_the_rerun_equals_a_clean_run(
         assert code not in OK, output[-3000:]
         assert DISK_FULL_MESSAGE in output, output[-3000:]
         assert KEY not in output
+        assert "Traceback" not in output
 
         filler.unlink()
         code, output = _run(data_dir, tmp_path / "rerun.log")

@@ -37,12 +37,13 @@ def _prepare_instance(settings: Settings) -> Path:
     """Point Dagster at the data directory's own instance, with the project's settings
     (added to an existing ``dagster.yaml`` that lacks some), its storage created under a
     lock (two commands at once on a new data directory), and the runs a killed process
-    left behind failed, their pool slots freed."""
+    left behind failed, their pool slots freed, and (when no other run is in progress)
+    their temporary files removed."""
     from lavoro_debole.orchestration.recovery import open_instance
 
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
-    reclaimed = open_instance(home)
+    reclaimed = open_instance(home, when_idle=lambda: _clean_stale_temps(settings, home))
     if reclaimed:
         print(
             f"Elaborazioni interrotte in precedenza segnate come fallite: {len(reclaimed)} "
@@ -52,12 +53,12 @@ def _prepare_instance(settings: Settings) -> Path:
     return home
 
 
-def _clean_stale_temps(settings: Settings) -> None:
+def _clean_stale_temps(settings: Settings, home: Path) -> None:
     """Remove the temporary files a killed run left among our outputs (never the inbox)."""
     from lavoro_debole.faults import remove_stale_temps
 
     remove_stale_temps([settings.data_dir], recursive=False)
-    remove_stale_temps([settings.exports_dir, settings.feedback_dir, settings.dagster_home])
+    remove_stale_temps([settings.exports_dir, settings.feedback_dir, home])
 
 
 def _wait_for_warehouse(settings: Settings) -> str | None:
@@ -213,7 +214,6 @@ def run_pipeline(settings: Settings) -> int:
     started = time.time()
     try:
         _prepare_instance(settings)
-        _clean_stale_temps(settings)
         busy = _wait_for_warehouse(settings)
         if busy:
             print(busy, file=sys.stderr)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -147,10 +147,17 @@ def reclaim_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return failed
 
 
-def open_instance(home: Path) -> list[str]:
+def open_instance(home: Path, when_idle: Callable[[], object] | None = None) -> list[str]:
     """Prepare the instance in ``home`` under a lock: settings up to date, storage created
-    once, dead runs reclaimed. Returns the ids of the runs reclaimed."""
+    once, dead runs reclaimed; then, if no other run is in progress, ``when_idle()`` (the
+    clean-up of what dead runs left, which must not take a live run's temporary files).
+    Returns the ids of the runs reclaimed."""
     with instance_lock(home):
         update_instance_yaml(home / "dagster.yaml")
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            return reclaim_dead_runs(instance)
+            reclaimed = reclaim_dead_runs(instance)
+            if when_idle is not None and not instance.get_run_records(
+                dg.RunsFilter(statuses=list(IN_PROGRESS)), limit=1
+            ):
+                when_idle()
+            return reclaimed

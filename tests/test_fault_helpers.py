@@ -224,3 +224,51 @@ def test_the_instance_lock_lets_one_holder_at_a_time(tmp_path: Path):
         order.append("first")
     thread.join(5)
     assert order == ["first", "second"]
+
+
+def _run_started_by(instance, pid: int) -> str:
+    import uuid
+
+    import dagster as dg
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    run_id = str(uuid.uuid4())
+    instance.add_run(
+        dg.DagsterRun(job_name="job", run_id=run_id, status=dg.DagsterRunStatus.STARTED)
+    )
+    instance.report_dagster_event(
+        DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name="job", pid=pid),
+        run_id=run_id,
+    )
+    return run_id
+
+
+def test_only_runs_whose_process_is_gone_are_reclaimed_and_temps_wait_for_live_ones(
+    tmp_path: Path,
+):
+    import dagster as dg
+
+    from lavoro_debole.orchestration.recovery import held_by_live_run, open_instance
+
+    home = tmp_path / "dagster"
+    assert open_instance(home) == []
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        gone = _run_started_by(instance, dead.pid)
+        alive = _run_started_by(instance, os.getpid())
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default("warehouse")
+        assert storage.claim_concurrency_slot("warehouse", gone, "step").is_claimed
+        assert held_by_live_run(instance, os.getpid())
+        assert not held_by_live_run(instance, dead.pid)
+    cleaned: list[bool] = []
+    assert open_instance(home, when_idle=lambda: cleaned.append(True)) == [gone]
+    assert cleaned == []  # a live run is in progress: its temporary files stay
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(gone).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_run_ids() == set()
+        instance.report_run_failed(instance.get_run_by_id(alive))
+    assert open_instance(home, when_idle=lambda: cleaned.append(True)) == []
+    assert cleaned == [True]

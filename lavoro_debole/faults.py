@@ -1,133 +1,57 @@
 """What a killed run, a full disk or a busy warehouse leave behind, and how a run copes.
 
-Plain helpers without Dagster, used by the rooms (every output file is written beside
-its target and renamed over it, so a reader sees the old file or the new one, never
-half of one) and by the orchestration (the warehouse is opened with a bounded wait).
-Messages never carry a cell value: they name a file or the warehouse and a reason.
+Plain helpers without Dagster for the command line and the orchestration: the clean-up
+of the temporary files a killed run left (the rooms write every output through
+``ingest/atomic.py`` or ``exports/atomic.py``), the bounded wait on a busy warehouse,
+whether a process is still alive. Messages never carry a cell value: they name a file
+or the warehouse and a reason.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
 
-TEMP_MARK = ".lavoro-tmp"
-"""Every temporary output of ours ends with this: a run cleans up what a killed one left."""
-
-DISK_FULL_MESSAGE = (
-    "Spazio su disco esaurito nella cartella dati: elaborazione interrotta. Liberare spazio "
-    "e rilanciare: il magazzino e i file pubblicati sono rimasti alla versione precedente."
+from lavoro_debole.ingest.atomic import (
+    _DISK_FULL_TEXT,
+    DISK_FULL_MESSAGE,
+    TEMP_MARK,
+    DiskFullError,
+    atomic_write,
+    is_disk_full,
+    replace_atomically,
+    temp_path_for,
 )
 
-_DISK_FULL_TEXT = re.compile(
-    r"no space left on device|disk is full|database or disk is full|could not write"
-    r"|not enough space|disk quota exceeded|out of disk|failed to write",
-    re.IGNORECASE,
-)
+__all__ = [
+    "DISK_FULL_MESSAGE",
+    "TEMP_MARK",
+    "DiskFullError",
+    "WarehouseBusyError",
+    "atomic_write",
+    "connect_waiting",
+    "is_disk_full",
+    "remove_stale_temps",
+    "replace_atomically",
+    "temp_path_for",
+]
 
 _LOCK_TEXT = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
-
-
-class DiskFullError(OSError):
-    """The disk of the data directory is full; the message says so in one line."""
-
-    def __init__(self, message: str = DISK_FULL_MESSAGE) -> None:
-        super().__init__(errno.ENOSPC, message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class WarehouseBusyError(RuntimeError):
     """Another process kept the warehouse open for longer than the run waits."""
 
 
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True when ``exc`` or anything it was raised from is a full disk."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, DiskFullError):
-            return True
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if isinstance(exc, (duckdb.Error, OSError)) and _DISK_FULL_TEXT.search(str(exc)):
-            return True
-        if type(exc).__name__ == "OperationalError" and "database or disk is full" in str(exc):
-            return True  # SQLite (Dagster's storage), through sqlalchemy or sqlite3
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
 def disk_full_text(text: str) -> bool:
     """True when an error text (for example one recorded by Dagster) says the disk is full."""
     return bool(_DISK_FULL_TEXT.search(text)) or "ENOSPC" in text
-
-
-def temp_path_for(target: Path) -> Path:
-    """A fresh temporary name beside ``target``, hidden and marked as ours."""
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_MARK}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(temp: Path, target: Path) -> None:
-    """Make ``temp`` (fully written) become ``target`` in one step, durably."""
-    _fsync_file(temp)
-    os.replace(temp, target)
-    _fsync_dir(target.parent)
-
-
-def atomic_write(target: Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(temp)`` to write the whole file, then rename it over ``target``.
-
-    A failure or a kill in between leaves ``target`` as it was; a failure removes the
-    temporary file, a kill leaves one that :func:`remove_stale_temps` finds. A full
-    disk becomes :class:`DiskFullError` naming the file only.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(target)
-    try:
-        write(temp)
-        replace_atomically(temp, target)
-    except BaseException as exc:
-        temp.unlink(missing_ok=True)
-        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
-            raise DiskFullError(
-                f"Spazio su disco esaurito scrivendo {target.name}: il file è rimasto alla "
-                "versione precedente. Liberare spazio e rilanciare."
-            ) from None
-        raise
-    return target
 
 
 _LEGACY_TEMP = re.compile(
@@ -203,19 +127,6 @@ def connect_waiting(
             if waited >= wait_s and not (keep_waiting and keep_waiting(pid)):
                 raise WarehouseBusyError(busy_message(waited, pid)) from None
             time.sleep(poll_s)
-
-
-@contextmanager
-def disk_full_translated() -> Iterator[None]:
-    """Turn any error caused by a full disk into :class:`DiskFullError` (one Italian line)."""
-    try:
-        yield
-    except DiskFullError:
-        raise
-    except Exception as exc:
-        if is_disk_full(exc):
-            raise DiskFullError() from None
-        raise
 
 
 def _proc_stat(pid: int) -> list[str] | None:

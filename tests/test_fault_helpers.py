@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from lavoro_debole.exports.analytics import publish_analytics
+from lavoro_debole.exports.atomic import DiskFullError as ExportsDiskFull
 from lavoro_debole.faults import (
     DISK_FULL_MESSAGE,
     TEMP_MARK,
@@ -80,7 +81,7 @@ def test_the_analysts_copy_is_old_or_new_never_half(tmp_path: Path, monkeypatch)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("lavoro_debole.exports.analytics.replace_atomically", full)
-    with pytest.raises(DiskFullError):
+    with pytest.raises(ExportsDiskFull):
         publish_analytics(warehouse, target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb", "warehouse.duckdb"]
@@ -272,3 +273,14 @@ def test_only_runs_whose_process_is_gone_are_reclaimed_and_temps_wait_for_live_o
         instance.report_run_failed(instance.get_run_by_id(alive))
     assert open_instance(home, when_idle=lambda: cleaned.append(True)) == []
     assert cleaned == [True]
+
+
+def test_the_two_rooms_write_atomically_with_the_same_code():
+    import lavoro_debole.exports.atomic as exports_atomic
+    import lavoro_debole.ingest.atomic as ingest_atomic
+
+    def body(module) -> str:
+        text = Path(module.__file__).read_text(encoding="utf-8")
+        return text[text.index('"""', 3) :]  # after the module docstring
+
+    assert body(exports_atomic) == body(ingest_atomic)

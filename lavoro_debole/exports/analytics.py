@@ -13,7 +13,12 @@ from pathlib import Path
 
 import duckdb
 
-from lavoro_debole.faults import DiskFullError, is_disk_full, replace_atomically, temp_path_for
+from lavoro_debole.exports.atomic import (
+    DiskFullError,
+    is_disk_full,
+    replace_atomically,
+    temp_path_for,
+)
 
 PUBLISHED_SCHEMAS = ("staging", "intermediate", "marts", "reference")
 """Never ``raw`` (row lineage), never ``ops`` (the rejected rows keep raw values)."""

@@ -33,6 +33,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from lavoro_debole.exports.atomic import atomic_write
 from lavoro_debole.exports.catalogue import (
     BREAKDOWN_LABELS,
     GROUPS,
@@ -43,7 +44,6 @@ from lavoro_debole.exports.catalogue import (
     group_of,
     indicator_info,
 )
-from lavoro_debole.faults import atomic_write
 
 PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"

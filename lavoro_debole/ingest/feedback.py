@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from lavoro_debole.faults import atomic_write
+from lavoro_debole.ingest.atomic import atomic_write
 
 HEADERS = ("Foglio", "Riga", "Colonna", "Valore inviato", "Problema", "Gravità")
 SEVERITY_LABELS = {"error": "Riga scartata", "warning": "Valore ignorato (riga caricata)"}

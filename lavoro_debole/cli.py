@@ -70,9 +70,12 @@ def _wait_for_warehouse(settings: Settings) -> str | None:
     import dagster as dg
 
     from lavoro_debole.faults import WarehouseBusyError, connect_waiting
-    from lavoro_debole.orchestration.recovery import held_by_live_run
+    from lavoro_debole.orchestration.recovery import held_by_live_run, live_run_pids
 
     with dg.DagsterInstance.get() as instance:
+        if live_run_pids(instance):
+            return None  # another run of ours is going: the pool gives us our turn, and
+            # opening the file now could take it from under that run's dbt
         try:
             connect_waiting(
                 settings.warehouse_path,

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from lavoro_debole.child_env import dbt_environment
@@ -36,7 +37,6 @@ readable by its owner only: the data directory holds criminal-conviction data.""
 DEMO_UNTIL = dt.date(2025, 12, 31)
 UI_HOST = "127.0.0.1"
 """Never another address: reach the UI from elsewhere through an authenticating proxy."""
-INSTANCE_TEMPLATE = Path(__file__).parent / "orchestration" / "dagster.yaml"
 
 
 def restrict_data_dir(settings: Settings) -> None:
@@ -55,14 +55,105 @@ def restrict_data_dir(settings: Settings) -> None:
 
 
 def _prepare_instance(settings: Settings) -> Path:
-    """Point Dagster at the data directory's own instance, with the project's settings."""
+    """Point Dagster at the data directory's own instance, with the project's settings
+    (added to an existing ``dagster.yaml`` that lacks some), its storage created under a
+    lock (two commands at once on a new data directory), and the runs a killed process
+    left behind failed, their pool slots freed, and (when no other run is in progress)
+    their temporary files removed."""
+    from lavoro_debole.orchestration.recovery import open_instance
+
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
     os.environ["DAGSTER_HOME"] = str(home)
+    reclaimed = open_instance(home, when_idle=lambda: _clean_stale_temps(settings, home))
+    if reclaimed:
+        print(
+            f"Elaborazioni interrotte in precedenza segnate come fallite: {len(reclaimed)} "
+            "(il loro posto nel pool 'warehouse' è stato liberato).",
+            flush=True,
+        )
     return home
+
+
+def _clean_stale_temps(settings: Settings, home: Path) -> None:
+    """Remove the temporary files a killed run left among our outputs (never the inbox)."""
+    from lavoro_debole.faults import remove_stale_temps
+
+    remove_stale_temps([settings.data_dir], recursive=False)
+    remove_stale_temps([settings.exports_dir, settings.feedback_dir, home])
+
+
+def _wait_for_warehouse(settings: Settings) -> str | None:
+    """Before starting, wait while a process that is not one of our runs holds the
+    warehouse open; None when it is free (or held by a live run, whose turn the pool
+    gives), else the one line saying it is in use."""
+    if not settings.warehouse_path.exists():
+        return None
+    import dagster as dg
+
+    from lavoro_debole.faults import WarehouseBusyError, connect_waiting
+    from lavoro_debole.orchestration.recovery import held_by_live_run, live_run_pids
+
+    with dg.DagsterInstance.get() as instance:
+        if live_run_pids(instance):
+            return None  # another run of ours is going: the pool gives us our turn, and
+            # opening the file now could take it from under that run's dbt
+        try:
+            connect_waiting(
+                settings.warehouse_path,
+                settings.warehouse_wait_s,
+                keep_waiting=lambda pid: held_by_live_run(instance, pid),
+            ).close()
+        except WarehouseBusyError as busy:
+            return str(busy)
+    return None
+
+
+LOW_DISK_BYTES = 16 * 1024 * 1024
+
+
+def _low_on_disk(settings: Settings) -> bool:
+    try:
+        return shutil.disk_usage(settings.data_dir).free < LOW_DISK_BYTES
+    except OSError:
+        return False
+
+
+def _ran_out_of_disk(settings: Settings, since: float) -> bool:
+    """True when a run of this command failed because the disk filled up."""
+    from lavoro_debole.faults import disk_full_text
+
+    try:
+        if _low_on_disk(settings):
+            return True
+        import dagster as dg
+        from dagster._core.events import DagsterEventType
+
+        failures = {DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}
+        with dg.DagsterInstance.get() as instance:
+            for record in instance.get_run_records(
+                dg.RunsFilter(
+                    statuses=[dg.DagsterRunStatus.FAILURE],
+                    created_after=dt.datetime.fromtimestamp(since, tz=dt.UTC),
+                )
+            ):
+                for event_type in failures:
+                    for entry in instance.get_records_for_run(
+                        record.dagster_run.run_id, of_type=event_type
+                    ).records:
+                        event = entry.event_log_entry.dagster_event
+                        data = getattr(event, "event_specific_data", None)
+                        error = getattr(data, "error", None)
+                        texts = [(event.message or "") if event else ""]
+                        while error is not None:
+                            texts.append(error.message or "")
+                            error = error.cause
+                        if any(disk_full_text(text) for text in texts):
+                            return True
+    except Exception as exc:  # a full disk can break the look too
+        from lavoro_debole.faults import is_disk_full
+
+        return is_disk_full(exc)
+    return False
 
 
 def dbt_manifest_is_stale() -> bool:
@@ -152,16 +243,33 @@ def _check_warehouse_key(settings: Settings) -> None:
 
 def run_pipeline(settings: Settings) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
+    from lavoro_debole.faults import DISK_FULL_MESSAGE, is_disk_full
+
     settings.require_key()
     _check_warehouse_key(settings)
     settings.require_vault_key()
     _export_settings(settings)
     restrict_data_dir(settings)
-    _prepare_instance(settings)
-    ensure_dbt_manifest()
-    from lavoro_debole.orchestration.run import run_everything
+    started = time.time()
+    try:
+        _prepare_instance(settings)
+        busy = _wait_for_warehouse(settings)
+        if busy:
+            print(busy, file=sys.stderr)
+            return 1
+        ensure_dbt_manifest()
+        from lavoro_debole.orchestration.run import run_everything
 
-    return run_everything(settings)
+        code = run_everything(settings)
+    except Exception as exc:
+        # SQLite (Dagster's storage) says "disk I/O error" when the disk fills up
+        if not (is_disk_full(exc) or _low_on_disk(settings)):
+            raise
+        print(DISK_FULL_MESSAGE, file=sys.stderr)
+        return 1
+    if code != 0 and _ran_out_of_disk(settings, started):
+        print(DISK_FULL_MESSAGE, file=sys.stderr)
+    return code
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -54,6 +54,8 @@ class Settings:
     # The reader worker's address-space limit and wall time per file (issue 9 §1).
     reader_memory_mb: int = 2048
     reader_timeout_s: float = 120.0
+    warehouse_wait_s: float = 120.0
+    """How long a run waits for another process to let go of the warehouse."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -173,6 +175,18 @@ def parse_positive(name: str, raw: str | None, default: float, minimum: float) -
     return value
 
 
+def parse_seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds, 0 or more (e.g. 120).")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
@@ -198,5 +212,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         reader_timeout_s=parse_positive(
             "LAVORO_READER_TIMEOUT_S", env.get("LAVORO_READER_TIMEOUT_S"), 120.0, 1
+        ),
+        warehouse_wait_s=parse_seconds(
+            "LAVORO_WAREHOUSE_WAIT_S", env.get("LAVORO_WAREHOUSE_WAIT_S"), 120.0
         ),
     )

@@ -26,13 +26,18 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from lavoro_debole.exports.atomic import (
+    DiskFullError,
+    atomic_write,
+    is_disk_full,
+    replace_atomically,
+    temp_path_for,
+)
 from lavoro_debole.settings import Settings
 
 COPY_FILE = "analytics.duckdb"
@@ -448,12 +453,6 @@ def _select_sql(table: str, cutoff: dt.date) -> str:
     return f'select {", ".join(parts)} from warehouse."{schema}"."{bare}"'
 
 
-def _private_temp(folder: Path, suffix: str) -> str:
-    handle, name = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(handle)
-    return name
-
-
 def publish_analytics(
     warehouse_path: Path,
     analytics_dir: Path,
@@ -466,8 +465,7 @@ def publish_analytics(
     analytics_dir.mkdir(parents=True, exist_ok=True)
     analytics_dir.chmod(FOLDER_MODE)
     target = analytics_dir / COPY_FILE
-    temp_name = _private_temp(analytics_dir, ".duckdb.tmp")
-    os.unlink(temp_name)  # DuckDB must create the file itself
+    temp_name = str(temp_path_for(target))  # DuckDB must create the file itself
     key = analytics_key(pseudonym_key)
     try:
         con = duckdb.connect(temp_name)
@@ -495,10 +493,12 @@ def publish_analytics(
         finally:
             con.close()
         Path(temp_name).chmod(FILE_MODE)
-        os.replace(temp_name, target)
-    except BaseException:
+        replace_atomically(Path(temp_name), target)
+    except BaseException as exc:
         Path(temp_name).unlink(missing_ok=True)
         Path(temp_name + ".wal").unlink(missing_ok=True)
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise DiskFullError() from None
         raise
     note = write_risk_note(analytics_dir, risk, cutoff)
     return AnalyticsCopy(target, len(PUBLISHED), note, risk.persons, risk.persons_at_risk)
@@ -613,12 +613,10 @@ def risk_note_text(risk: DisclosureRisk, cutoff: dt.date) -> str:
 
 def write_risk_note(folder: Path, risk: DisclosureRisk, cutoff: dt.date) -> Path:
     target = folder / RISK_NOTE_FILE
-    temp_name = _private_temp(folder, ".md.tmp")
-    try:
-        Path(temp_name).write_text(risk_note_text(risk, cutoff), encoding="utf-8")
-        Path(temp_name).chmod(FILE_MODE)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+
+    def write(temp: Path) -> None:
+        temp.write_text(risk_note_text(risk, cutoff), encoding="utf-8")
+        temp.chmod(FILE_MODE)
+
+    atomic_write(target, write)
     return target

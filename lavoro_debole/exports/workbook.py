@@ -12,8 +12,6 @@ workbook.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from lavoro_debole.exports.atomic import atomic_write
 from lavoro_debole.exports.catalogue import (
     BREAKDOWN_LABELS,
     FEED_NAMES,
@@ -827,16 +826,7 @@ class _Writer:
         ws.page_setup.orientation = "landscape"
 
     def save(self) -> WorkbookLayout:
-        path = self.layout.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-        os.close(fd)
-        try:
-            self.wb.save(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.layout.path, self.wb.save)  # the old workbook or the new, never half
         return self.layout
 
 

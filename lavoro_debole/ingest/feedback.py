@@ -11,9 +11,7 @@ so that a character Excel or XML refuses is shown as a visible escape, never a c
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from lavoro_debole.ingest.atomic import atomic_write
 from lavoro_debole.ingest.values import visible_text
 
 HEADERS = ("Foglio", "Riga", "Colonna", "Valore inviato", "Problema", "Gravità")
@@ -115,12 +114,4 @@ def write_feedback_workbook(
             cell._style = style  # shared, never changed: the writer only reads its id
             row.append(cell)
         sheet.append(row)
-    handle, temp_name = tempfile.mkstemp(suffix=".xlsx", dir=feed_dir)
-    os.close(handle)
-    try:
-        workbook.save(temp_name)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, workbook.save)

@@ -7,12 +7,20 @@ run's config (the launchpad, GraphQL, a schedule's request), so a resource with 
 would let whoever reaches the UI choose a folder or an executable.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
 
+from lavoro_debole.faults import (
+    DISK_FULL_MESSAGE,
+    DiskFullError,
+    WarehouseBusyError,
+    connect_waiting,
+    is_disk_full,
+)
 from lavoro_debole.settings import Settings, load_settings
 
 WAREHOUSE_POOL = "warehouse"
@@ -27,11 +35,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The warehouse, read-write. While another process holds it, wait (at most
+        ``LAVORO_WAREHOUSE_WAIT_S``), then fail with one line saying it is in use; a full
+        disk fails with one line saying so. Neither carries the library's text."""
         settings = self.settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(settings.warehouse_path))
+        try:
+            con = connect_waiting(settings.warehouse_path, _wait_s(settings.warehouse_wait_s))
+        except WarehouseBusyError as busy:
+            _gave_up()
+            raise dg.Failure(description=str(busy), allow_retries=False) from None
+        except DiskFullError:
+            raise dg.Failure(description=DISK_FULL_MESSAGE, allow_retries=False) from None
         try:
             yield con
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise dg.Failure(description=DISK_FULL_MESSAGE, allow_retries=False) from None
+            raise
         finally:
             con.close()
 
@@ -57,3 +78,16 @@ class NoValuesIOManager(dg.ConfigurableIOManager):
             "Un asset chiede in ingresso il valore di un altro: qui gli asset si leggono "
             "dal magazzino (deps=...), non passano valori."
         )
+
+
+_BUSY = {"until": 0.0}
+"""Once a step of this process gave up on a busy warehouse, the next ones try once only
+(seven feeds would otherwise wait in turn, each for the whole time)."""
+
+
+def _gave_up() -> None:
+    _BUSY["until"] = time.monotonic() + 60.0
+
+
+def _wait_s(configured: float) -> float:
+    return 0.0 if time.monotonic() < _BUSY["until"] else configured

@@ -117,7 +117,7 @@ def _add_quarters(settings: Settings) -> None:
         add_quarters(instance, complete_quarters(settings.cutoff))
 
 
-def run_pipeline(settings: Settings) -> int:
+def run_pipeline(settings: Settings, verbose: bool = False) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     settings.require_key()
     _export_settings(settings)
@@ -125,11 +125,30 @@ def run_pipeline(settings: Settings) -> int:
     ensure_dbt_manifest()
     from lavoro_debole.orchestration.run import run_everything
 
-    return run_everything(settings)
+    return run_everything(settings, verbose=verbose)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_pipeline(load_settings())
+    settings = load_settings()
+    settings.require_key()
+    if not settings.inbox_dir.is_dir():
+        # A mistyped LAVORO_DATA_DIR must not become a new, empty warehouse.
+        print(
+            f"lavoro: {settings.inbox_dir} non esiste: la cartella dati non è pronta; "
+            f"crearla con `lavoro init {settings.data_dir}` (o controllare LAVORO_DATA_DIR).",
+            file=sys.stderr,
+        )
+        return 2
+    return run_pipeline(settings, verbose=args.verbose)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from lavoro_debole.init import init_data_dir
+
+    data_dir = Path(args.dir).resolve()
+    for line in init_data_dir(data_dir):
+        print(line)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -211,7 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="run the whole pipeline headless on LAVORO_DATA_DIR")
+    run.add_argument(
+        "--verbose", action="store_true", help="show dbt's and Dagster's own lines as they come"
+    )
     run.set_defaults(func=cmd_run)
+
+    init = sub.add_parser("init", help="create a data directory: DIR/inbox/<feed>/, reference/")
+    init.add_argument("dir")
+    init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="generate a synthetic inbox in data/demo and run")
     demo.add_argument("--persons", type=int, default=40)

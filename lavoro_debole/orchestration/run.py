@@ -445,8 +445,11 @@ def print_summary(
         for check in report.checks:
             kind = "" if check.severity == "ERROR" else " (avviso)"
             print(f"  {check.asset} {check.check}{kind}:")
-            for line in check.lines:
+            shown = [line for line in check.lines if "file rifiutato per intero" not in line]
+            for line in shown:  # the refused files are listed above, with their reason
                 print(f"    - {line}")
+            if not shown:
+                print("    - i file rifiutati elencati sopra")
     workbooks = []
     if settings.exports_dir.exists() and started is not None:
         workbooks = [
@@ -456,7 +459,7 @@ def print_summary(
         print("\nCartelle di lavoro scritte (spedite solo dal calendario trimestrale):")
         for path in workbooks:
             print(f"  {_relative(path, settings.data_dir)}")
-    print(f"\nDati in {settings.data_dir} (magazzino, copia per gli analisti, feedback/, exports/)")
+    print(f"Dati in {settings.data_dir} (magazzino, copia per gli analisti, feedback/, exports/)")
     print("=" * 72)
 
 

@@ -5,16 +5,19 @@ nothing written inside the installation.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from lavoro_debole.ingest.masking import mask_personal
 from lavoro_debole.orchestration.dbt_paths import dbt_paths, invocation_target, prune_invocations
+from lavoro_debole.orchestration.run import Progress, _captured
 from lavoro_debole.synthetic import generate_inbox
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -265,3 +268,45 @@ def test_a_failing_dbt_exits_1_and_shows_dbt_s_error_lines(tmp_path: Path):
     assert "Traceback" not in out + completed.stderr
     assert not ANSI.search(out + completed.stderr)
     assert not list(tmp_path.glob("exports/**/*.xlsx"))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _event(kind: str, step: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        dagster_event=SimpleNamespace(event_type_value=kind), step_key=step, user_message=""
+    )
+
+
+def test_on_a_terminal_the_spinner_does_not_let_dbt_s_lines_through():
+    terminal = _Terminal()
+    progress = Progress(terminal, verbose=False)
+    assert progress.tty
+    progress.phase("Magazzino", 1)
+    captured = io.StringIO()
+    with _captured(captured):
+        progress.on_event(_event("STEP_START", "warehouse_models"))
+        print("1 of 181 START sql table model staging.stg_cfp__courses")
+        progress.on_event(_event("STEP_SUCCESS", "warehouse_models"))
+    progress.close()
+    assert "START sql table model" in captured.getvalue()
+    assert "START sql table model" not in terminal.getvalue()
+    assert "[1/1] modelli e test (dbt): fatto" in terminal.getvalue()
+
+
+def test_off_a_terminal_one_plain_line_per_step():
+    out = io.StringIO()
+    progress = Progress(out, verbose=False)
+    progress.phase("Magazzino", 2)
+    for step in ("ingest_cfp", "warehouse_models"):
+        progress.on_event(_event("STEP_START", step))
+    progress.on_event(_event("STEP_SUCCESS", "ingest_cfp"))
+    progress.on_event(_event("STEP_FAILURE", "warehouse_models"))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Magazzino"
+    assert re.fullmatch(r"  \[1/2\] flusso cfp: fatto \(\d+\.\d s\)", lines[1])
+    assert re.fullmatch(r"  \[2/2\] modelli e test \(dbt\): NON riuscito \(\d+\.\d s\)", lines[2])
+    assert len(lines) == 3 and not ANSI.search(out.getvalue())

@@ -156,7 +156,18 @@ class Progress:
             self.started[step] = time.monotonic()
             if self.console is not None and not self.verbose:
                 self.close()
-                self.status = self.console.status(f"{step_label(step)}…")
+                from rich.live import Live
+                from rich.spinner import Spinner
+
+                # not console.status(): its Live would take sys.stdout back from the
+                # capture of dbt's lines, and print them
+                self.status = Live(
+                    Spinner("dots", text=f"{step_label(step)}…", style="green"),
+                    console=self.console,
+                    transient=True,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
                 self.status.start()
         elif kind == "ASSET_MATERIALIZATION":
             self._remember_details(step, event)

@@ -265,6 +265,7 @@ def test_a_failing_dbt_exits_1_and_shows_dbt_s_error_lines(tmp_path: Path):
     assert "Compilation Error in model stg_finto" in out
     assert "errore di prova del test: dbt non riesce" in out
     assert "modelli e test (dbt): NON riuscito" in out
+    assert "modelli e test (dbt): dbt non è riuscito" in out
     assert "Traceback" not in out + completed.stderr
     assert not ANSI.search(out + completed.stderr)
     assert not list(tmp_path.glob("exports/**/*.xlsx"))

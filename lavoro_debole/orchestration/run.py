@@ -42,6 +42,8 @@ RUN_JOB = "lavoro_run"
 TAGS = {"lavoro/origin": "lavoro run"}
 TAIL_LINES = 30
 """How many of dbt's and Dagster's own last lines a failed run shows."""
+ERROR_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception|Violation)\w*: ")
+"""``dagster._core.definitions.events.Failure: `` before an error's own message."""
 ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 STEP_LABELS = {
@@ -281,7 +283,10 @@ def _collect(result: dg.ExecuteInProcessResult, report: RunReport) -> None:
         while error is not None and error.cause is not None and "Failure" not in error.cls_name:
             # dagster wraps the asset's exception: the innermost message says what happened
             error = error.cause
-        message = one_line(error.message if error else "")
+        if error is not None and "DbtCli" in error.cls_name:
+            message = "dbt non è riuscito (le sue ultime righe sono qui sopra)"
+        else:
+            message = ERROR_PREFIX.sub("", one_line(error.message if error else ""))
         report.failures.append(f"{step_label(event.step_key or '')}: {message}")
 
 

@@ -171,7 +171,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "LAVORO_PSEUDONYM_KEY": key,
         "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
     }
-    return run_pipeline(load_settings(env))
+    code = run_pipeline(load_settings(env))
+    if code == 3:
+        # `make demo` must succeed: the synthetic inbox plants its wrong files on purpose.
+        print("Demo: i controlli non superati sono voluti (l'inbox sintetica ha errori piantati).")
+        return 0
+    return code
 
 
 def demo_key(data_dir: Path) -> str | None:

@@ -311,3 +311,21 @@ def test_off_a_terminal_one_plain_line_per_step():
     assert re.fullmatch(r"  \[1/2\] flusso cfp: fatto \(\d+\.\d s\)", lines[1])
     assert re.fullmatch(r"  \[2/2\] modelli e test \(dbt\): NON riuscito \(\d+\.\d s\)", lines[2])
     assert len(lines) == 3 and not ANSI.search(out.getvalue())
+
+
+@pytest.mark.slow
+def test_demo_still_succeeds_although_its_planted_files_fail_their_checks(tmp_path: Path):
+    env = _env(tmp_path)
+    del env["LAVORO_DATA_DIR"], env["LAVORO_PSEUDONYM_KEY"]
+    completed = subprocess.run(
+        [str(LAVORO), "demo", "--persons", "10", "--dir", str(tmp_path / "demo")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, _show(completed)
+    assert "controlli non superati" in completed.stdout
+    assert "errori piantati" in completed.stdout
+    assert list((tmp_path / "demo").glob("exports/**/*.xlsx"))

@@ -61,7 +61,7 @@ def warehouse_models(
     # dbt's target and log under the data directory, not in the installation (dbt_paths).
     _, log_dir = dbt_paths(settings.data_dir)
     args = ["build", "--vars", dbt_vars, "--log-path", str(log_dir), "--no-use-colors"]
-    target = invocation_target(settings.data_dir, context.run_id)
+    target = invocation_target(settings.data_dir, context.run.run_id)
     try:
         yield from dbt.cli(args, context=context, target_path=target).stream()
     finally:

@@ -14,6 +14,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	test -x $(BIN)/duckdb  # the DuckDB command line of the analysts (duckdb-cli)
 	touch $(STAMP)
 
 $(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v '/target/')
@@ -26,6 +27,8 @@ demo: install
 	$(BIN)/lavoro demo
 
 test: install lint-python
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || [ -n "$$LAVORO_CHROMIUM" ] || \
+		echo "Nota: Chromium manca (apt-get install -y chromium): i test del browser saranno saltati (in CI falliscono)."
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint-python: $(STAMP)

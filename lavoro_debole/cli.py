@@ -241,7 +241,7 @@ def _check_warehouse_key(settings: Settings) -> None:
     check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
 
 
-def run_pipeline(settings: Settings) -> int:
+def run_pipeline(settings: Settings, verbose: bool = False) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     from lavoro_debole.faults import DISK_FULL_MESSAGE, is_disk_full
 
@@ -260,7 +260,7 @@ def run_pipeline(settings: Settings) -> int:
         ensure_dbt_manifest()
         from lavoro_debole.orchestration.run import run_everything
 
-        code = run_everything(settings)
+        code = run_everything(settings, verbose=verbose)
     except Exception as exc:
         # SQLite (Dagster's storage) says "disk I/O error" when the disk fills up
         if not (is_disk_full(exc) or _low_on_disk(settings)):
@@ -273,7 +273,26 @@ def run_pipeline(settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return run_pipeline(load_settings())
+    settings = load_settings()
+    settings.require_key()
+    if not settings.inbox_dir.is_dir():
+        # A mistyped LAVORO_DATA_DIR must not become a new, empty warehouse.
+        print(
+            f"lavoro: {settings.inbox_dir} non esiste: la cartella dati non è pronta; "
+            f"crearla con `lavoro init {settings.data_dir}` (o controllare LAVORO_DATA_DIR).",
+            file=sys.stderr,
+        )
+        return 2
+    return run_pipeline(settings, verbose=args.verbose)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from lavoro_debole.init import init_data_dir
+
+    data_dir = Path(args.dir).resolve()
+    for line in init_data_dir(data_dir):
+        print(line)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -305,7 +324,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     }
     if os.environ.get("LAVORO_ANALYTICS_DIR"):
         env["LAVORO_ANALYTICS_DIR"] = os.environ["LAVORO_ANALYTICS_DIR"]
-    return run_pipeline(load_settings(env))
+    code = run_pipeline(load_settings(env))
+    if code == 3:
+        # `make demo` must succeed: the synthetic inbox plants its wrong files on purpose.
+        print("Demo: i controlli non superati sono voluti (l'inbox sintetica ha errori piantati).")
+        return 0
+    return code
 
 
 def demo_key(data_dir: Path, file_name: str = DEMO_KEY_FILE) -> str | None:
@@ -488,7 +512,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="run the whole pipeline headless on LAVORO_DATA_DIR")
+    run.add_argument(
+        "--verbose", action="store_true", help="show dbt's and Dagster's own lines as they come"
+    )
     run.set_defaults(func=cmd_run)
+
+    init = sub.add_parser("init", help="create a data directory: DIR/inbox/<feed>/, reference/")
+    init.add_argument("dir")
+    init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="generate a synthetic inbox in data/demo and run")
     demo.add_argument("--persons", type=int, default=40)

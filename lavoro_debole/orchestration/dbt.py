@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, dbt_assets
 
+from lavoro_debole.orchestration.dbt_paths import dbt_paths, invocation_target, prune_invocations
 from lavoro_debole.orchestration.dbt_project import dbt_project
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.settings import tool_path
@@ -79,7 +80,14 @@ def warehouse_models(
     # dbt runs inside dbt_project/: a relative data directory would point elsewhere.
     os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
     dbt_vars = json.dumps({"cutoff": settings.cutoff.isoformat()})
-    yield from dbt.cli(["build", "--vars", dbt_vars], context=context).stream()
+    # dbt's target and log under the data directory, not in the installation (dbt_paths).
+    _, log_dir = dbt_paths(settings.data_dir)
+    args = ["build", "--vars", dbt_vars, "--log-path", str(log_dir), "--no-use-colors"]
+    target = invocation_target(settings.data_dir, context.run.run_id)
+    try:
+        yield from dbt.cli(args, context=context, target_path=target).stream()
+    finally:
+        prune_invocations(settings.data_dir)
 
 
 @cache

@@ -1,125 +1,490 @@
-"""``lavoro run``: every asset materialised through Dagster in this process, then a summary."""
+"""``lavoro run``: every asset materialised through Dagster in this process, then a summary.
+
+What the operator sees: one line per step (with ``rich`` on a terminal: a spinner for the
+step under way), then the summary of *this* run beside the totals. dbt's and Dagster's own
+lines are kept out of sight and shown only when the run fails (their last lines, without
+colour codes) or with ``--verbose``. The step progress and the checks come from the run's
+event stream (an instance event listener on the run's id).
+
+Exit codes (:data:`EXIT_OK` …): 0 everything succeeded and every check passed; 3 the run
+completed but a check of severity ERROR failed (partners' files to follow up); 1 the run
+did not complete; 2 (from the command line) a settings or usage error. A failed check of
+severity WARN is listed as a warning and does not change the exit code: WARN is how a
+check says "look at it, nothing is broken" (a dbt test with ``severity: warn``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 import duckdb
 
-from lavoro_debole.settings import Settings
+from lavoro_debole.ingest.masking import mask_personal
+from lavoro_debole.settings import Settings, last_complete_quarter_end
 
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CHECKS = 3
+
+RUN_JOB = "lavoro_run"
+TAGS = {"lavoro/origin": "lavoro run"}
+TAIL_LINES = 30
+"""How many of dbt's and Dagster's own last lines a failed run shows."""
+ERROR_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception|Violation)\w*: ")
+"""``dagster._core.definitions.events.Failure: `` before an error's own message."""
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+
+STEP_LABELS = {
+    "reference_cooperative_sociali": "elenco delle cooperative sociali",
+    "ingest_files_log": "registro degli invii",
+    "ingest_files": "registro degli invii",
+    "warehouse_models": "modelli e test (dbt)",
+    "analytics_duckdb": "copia per gli analisti",
+    "indicator_published": "indicatori pubblicabili",
+}
 
 
-def run_everything(settings: Settings) -> int:
-    """Ingest, build and publish; last, the funder workbooks for the last quarter complete
-    by the cut-off date."""
-    from lavoro_debole.orchestration.definitions import (
-        ALL_ASSETS,
-        ALL_CHECKS,
-        RESOURCES,
-        partitioned_assets,
-    )
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text)
 
-    instance = dg.DagsterInstance.get()
-    unpartitioned = [a for a in ALL_ASSETS if a not in partitioned_assets()]
-    result = dg.materialize(
-        [*unpartitioned, *ALL_CHECKS],
+
+def step_label(step_key: str) -> str:
+    if step_key in STEP_LABELS:
+        return STEP_LABELS[step_key]
+    if step_key.startswith("ingest_"):
+        return f"flusso {step_key.removeprefix('ingest_')}"
+    name = step_key.rsplit("__", 1)[-1]
+    if step_key.startswith("exports__"):
+        return f"cartella di lavoro {name}"
+    return STEP_LABELS.get(name, name)
+
+
+def one_line(text: str | None, limit: int = 240) -> str:
+    """The first line of a message, masked and cut: never a stack trace, never a value."""
+    first = strip_ansi(text or "").strip().splitlines()
+    line = mask_personal(first[0].strip()) if first else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@dataclass
+class CheckFailure:
+    asset: str
+    check: str
+    severity: str
+    lines: list[str]
+
+
+@dataclass
+class RunReport:
+    """What the runs of one ``lavoro run`` did, read from their events."""
+
+    completed: bool = True
+    failures: list[str] = field(default_factory=list)
+    checks: list[CheckFailure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    output_tail: list[str] = field(default_factory=list)
+
+    @property
+    def failed_checks(self) -> list[CheckFailure]:
+        return [c for c in self.checks if c.severity == "ERROR"]
+
+    @property
+    def warnings(self) -> list[CheckFailure]:
+        return [c for c in self.checks if c.severity != "ERROR"]
+
+    def exit_code(self) -> int:
+        if not self.completed:
+            return EXIT_FAILED
+        return EXIT_CHECKS if self.failed_checks else EXIT_OK
+
+
+class Progress:
+    """One line per step; on a terminal a rich spinner shows the step under way."""
+
+    def __init__(self, out: TextIO, verbose: bool) -> None:
+        self.out = out
+        self.verbose = verbose
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.console = None
+        self.status = None
+        if self.tty:
+            from rich.console import Console
+
+            self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.total = 0
+        self.done = 0
+        self.started: dict[str, float] = {}
+        self.details: dict[str, str] = {}
+        self.log_tail: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def phase(self, title: str, total: int) -> None:
+        self.total, self.done = total, 0
+        self.line(title, style="bold")
+
+    def line(self, text: str, style: str | None = None) -> None:
+        if self.console is not None:
+            self.console.print(text, style=style, markup=False)
+        else:
+            print(text, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def on_event(self, entry) -> None:
+        """Instance event listener: every event of the run, as it is stored."""
+        event = entry.dagster_event
+        step = entry.step_key or ""
+        if event is None:
+            if entry.user_message:
+                prefix = f"{step}: " if step else ""
+                self.log_tail.append(prefix + mask_personal(strip_ansi(entry.user_message)))
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+            if self.console is not None and not self.verbose:
+                self.close()
+                from rich.live import Live
+                from rich.spinner import Spinner
+
+                # not console.status(): its Live would take sys.stdout back from the
+                # capture of dbt's lines, and print them
+                self.status = Live(
+                    Spinner("dots", text=f"{step_label(step)}…", style="green"),
+                    console=self.console,
+                    transient=True,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self.status.start()
+        elif kind == "ASSET_MATERIALIZATION":
+            self._remember_details(step, event)
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            self.close()
+            self.done += 1
+            seconds = time.monotonic() - self.started.get(step, time.monotonic())
+            ok = kind == "STEP_SUCCESS"
+            detail = self.details.get(step, "")
+            text = (
+                f"  [{self.done}/{self.total}] {step_label(step)}: "
+                f"{'fatto' if ok else 'NON riuscito'}{detail} ({seconds:.1f} s)"
+            )
+            self.line(text, style=None if ok else "bold red")
+        elif kind == "STEP_SKIPPED":
+            self.done += 1
+            self.line(f"  {step_label(step)}: non eseguito (un passo precedente non è riuscito)")
+
+    def _remember_details(self, step: str, event) -> None:
+        metadata = event.event_specific_data.materialization.metadata
+        new = metadata.get("File elaborati in questa esecuzione")
+        if new is None:
+            return
+        refused = metadata.get("File rifiutati")
+        text = f", {new.value} file nuovi" if new.value else ", nessun file nuovo"
+        if refused is not None and refused.value:
+            text += f" ({refused.value} rifiutati)"
+        self.details[step] = text
+
+
+@contextlib.contextmanager
+def _captured(buffer: io.StringIO) -> Iterator[None]:
+    """dbt's lines (dagster-dbt writes them to sys.stdout), Dagster's console and the
+    Python loggers' last resort (sys.stderr) into ``buffer``."""
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        yield
+
+
+def _execute(
+    instance: dg.DagsterInstance,
+    assets: list,
+    progress: Progress,
+    report: RunReport,
+    verbose: bool,
+    selection: list[dg.AssetKey] | None = None,
+    partition_key: str | None = None,
+) -> dg.ExecuteInProcessResult | None:
+    from dagster._core.utils import make_new_run_id
+
+    from lavoro_debole.orchestration.definitions import ALL_CHECKS, RESOURCES
+
+    defs = dg.Definitions(
+        jobs=[dg.define_asset_job(RUN_JOB, selection=selection)],
+        assets=assets,
+        asset_checks=ALL_CHECKS,
         resources=RESOURCES,
-        instance=instance,
-        run_config=CONSOLE_INFO,
-        raise_on_error=False,
-        tags={"lavoro/origin": "lavoro run"},
     )
-    ok = result.success
-    from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
+    job = defs.resolve_job_def(RUN_JOB)
+    run_id = make_new_run_id()
+    instance.add_event_listener(run_id, progress.on_event)
+    level = "INFO" if verbose else "CRITICAL"
+    buffer = io.StringIO()
+    capture = contextlib.nullcontext() if verbose else _captured(buffer)
+    try:
+        with capture:
+            result = job.execute_in_process(
+                run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+                instance=instance,
+                partition_key=partition_key,
+                raise_on_error=False,
+                tags=TAGS,
+                run_id=run_id,
+            )
+    except Exception as exc:  # the run could not even start: one line, no traceback
+        progress.close()
+        report.completed = False
+        report.failures.append(f"{type(exc).__name__}: {one_line(str(exc))}")
+        report.output_tail = _tail(buffer.getvalue(), progress)
+        return None
+    finally:
+        progress.close()
+    _collect(result, report)
+    if not result.success:
+        report.completed = False
+        report.output_tail = _tail(buffer.getvalue(), progress)
+    return result
 
-    quarters = complete_quarters(settings.cutoff)
-    if ok and partitioned_assets() and not quarters:
-        print(
-            f"Nessun trimestre chiuso entro la data di taglio {settings.cutoff:%d/%m/%Y}: "
-            "cartelle di lavoro non costruite."
+
+def _tail(captured: str, progress: Progress) -> list[str]:
+    lines = [mask_personal(strip_ansi(line)).rstrip() for line in captured.splitlines()]
+    lines = [line for line in lines if line.strip()]
+    return lines[-TAIL_LINES:] if lines else list(progress.log_tail)
+
+
+def _collect(result: dg.ExecuteInProcessResult, report: RunReport) -> None:
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        description = strip_ansi(evaluation.description or "")
+        items = [line[2:].strip() for line in description.splitlines() if line.startswith("- ")]
+        lines = [mask_personal(item) for item in items] or [one_line(description)]
+        report.checks.append(
+            CheckFailure(
+                asset=evaluation.asset_key.to_user_string(),
+                check=evaluation.check_name,
+                severity=evaluation.severity.value,
+                lines=[line for line in lines if line],
+            )
         )
-    elif ok and partitioned_assets():
-        add_quarters(instance, quarters)
-        export = dg.materialize(
-            [*partitioned_assets(), *unpartitioned],
-            selection=[k for a in partitioned_assets() for k in a.keys],
-            partition_key=quarters[-1],
-            resources=RESOURCES,
-            instance=instance,
-            run_config=CONSOLE_INFO,
-            raise_on_error=False,
-            tags={"lavoro/origin": "lavoro run"},
-        )
-        ok = export.success
-    print_summary(settings, ok)
-    return 0 if ok else 1
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None and "Failure" not in error.cls_name:
+            # dagster wraps the asset's exception: the innermost message says what happened
+            error = error.cause
+        if error is not None and "DbtCli" in error.cls_name:
+            message = "dbt non è riuscito (le sue ultime righe sono qui sopra)"
+        else:
+            message = ERROR_PREFIX.sub("", one_line(error.message if error else ""))
+        report.failures.append(f"{step_label(event.step_key or '')}: {message}")
 
 
-def print_summary(settings: Settings, ok: bool) -> None:
-    print()
-    print("=" * 72)
-    print("Esito: completato" if ok else "Esito: NON completato (vedere i messaggi sopra)")
+def _warehouse_state(settings: Settings) -> tuple[int, int]:
+    """(files received so far, highest reception number) before or after a run."""
     if not settings.warehouse_path.exists():
-        return
+        return 0, 0
     try:
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    except duckdb.IOException:
-        print("Il magazzino è ancora in uso da un altro processo: riepilogo non disponibile.")
-        return
+    except duckdb.Error:
+        return 0, 0
     try:
-        rows = con.execute(
-            """
-            select feed, count(*) as files,
-                   count(*) filter (where status = 'rejected') as refused,
-                   count(*) filter (where status = 'duplicate') as duplicates,
-                   sum(rows_loaded), sum(rows_rejected), sum(rows_warned), sum(rows_skipped)
-            from ops.ingest_files group by feed order by feed
-            """
-        ).fetchall()
-        print(
-            f"{'flusso':<20}{'file':>6}{'rifiut.':>8}{'doppi':>7}{'caricate':>10}"
-            f"{'scartate':>10}{'avvisi':>8}{'saltate':>9}"
-        )
-        for feed, files, refused, dups, loaded, rejected, warned, skipped in rows:
-            print(
-                f"{feed:<20}{files:>6}{refused:>8}{dups:>7}{loaded:>10}{rejected:>10}"
-                f"{warned:>8}{skipped:>9}"
-            )
-        tables = {
-            r[0]
-            for r in con.execute(
-                "select table_schema || '.' || table_name from information_schema.tables"
-            ).fetchall()
-        }
-        if "marts.indicator_values" in tables:
-            count, indicators, periods = con.execute(
-                "select count(*), count(distinct indicator_id), count(distinct period) "
-                "from marts.indicator_values"
-            ).fetchone()
-            print(
-                f"\nIndicatori: {indicators} indicatori, {periods} periodi, {count} righe "
-                "in marts.indicator_values"
-            )
-        if "ops.deliveries" in tables:
-            print("\nCartelle di lavoro per i finanziatori (ultima consegna):")
-            for profile, period, status, message in con.execute(
-                """
-                select profile, period, status, message from ops.deliveries
-                qualify row_number() over (partition by profile, period order by sent_at desc) = 1
-                order by profile, period
-                """
-            ).fetchall():
-                print(f"  {profile} {period}: {status} - {message}")
+        count, seq = con.execute(
+            "select count(*), coalesce(max(received_seq), 0) from ops.ingest_files"
+        ).fetchone()
+        return int(count), int(seq)
+    except duckdb.Error:
+        return 0, 0
     finally:
         con.close()
-    workbooks = (
-        sorted(settings.exports_dir.rglob("*.xlsx")) if settings.exports_dir.exists() else []
+
+
+def run_everything(settings: Settings, verbose: bool = False) -> int:
+    """Ingest, build and publish; last, the funder workbooks for the last quarter complete
+    by the cut-off date. Returns the exit code."""
+    from lavoro_debole.orchestration.definitions import ALL_ASSETS, partitioned_assets
+    from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
+
+    started = time.time()
+    _, seq_before = _warehouse_state(settings)
+    instance = dg.DagsterInstance.get()
+    out = sys.stdout
+    progress = Progress(out, verbose)
+    report = RunReport()
+    unpartitioned = [a for a in ALL_ASSETS if a not in partitioned_assets()]
+    progress.phase("Magazzino: file nuovi, modelli, indicatori", len(unpartitioned))
+    _execute(instance, unpartitioned, progress, report, verbose)
+
+    quarters = complete_quarters(settings.cutoff)
+    files_so_far, _ = _warehouse_state(settings)
+    if report.completed and partitioned_assets():
+        if not quarters:
+            report.notes.append(
+                f"Nessun trimestre chiuso entro la data di taglio {settings.cutoff:%d/%m/%Y}: "
+                "cartelle di lavoro non costruite."
+            )
+        elif files_so_far == 0:
+            report.notes.append(
+                "Nessun file ricevuto finora (la cartella inbox è vuota): cartelle di lavoro "
+                "non costruite."
+            )
+        else:
+            quarter = quarters[-1]
+            if last_complete_quarter_end(settings.cutoff + dt.timedelta(days=1)) != settings.cutoff:
+                report.notes.append(
+                    f"Data di taglio {settings.cutoff:%d/%m/%Y} a metà trimestre: cartelle di "
+                    f"lavoro solo per {quarter}, l'ultimo trimestre chiuso."
+                )
+            add_quarters(instance, quarters)
+            exports = partitioned_assets()
+            progress.phase(f"Cartelle di lavoro per i finanziatori ({quarter})", len(exports))
+            _execute(
+                instance,
+                [*exports, *unpartitioned],
+                progress,
+                report,
+                verbose,
+                selection=[k for a in exports for k in a.keys],
+                partition_key=quarter,
+            )
+    print_summary(settings, report, seq_before, started)
+    return report.exit_code()
+
+
+def _print_table(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute(
+        """
+        select feed, count(*) as files,
+               count(*) filter (where status = 'rejected') as refused,
+               count(*) filter (where status = 'duplicate') as duplicates,
+               sum(rows_loaded), sum(rows_rejected), sum(rows_warned), sum(rows_skipped)
+        from ops.ingest_files group by feed order by feed
+        """
+    ).fetchall()
+    print("\nTotali (tutti i file ricevuti finora):")
+    print(
+        f"{'flusso':<20}{'file':>6}{'rifiut.':>8}{'doppi':>7}{'caricate':>10}"
+        f"{'scartate':>10}{'avvisi':>8}{'saltate':>9}"
     )
-    if workbooks:
-        print("\nCartelle di lavoro scritte (spedite solo dal calendario trimestrale):")
-        for path in workbooks:
-            print(f"  {path.relative_to(settings.data_dir)}")
-    print(f"\nMagazzino:          {settings.warehouse_path}")
-    print(f"Copia per analisti: {settings.analytics_path}")
-    print(f"Riepiloghi scarti:  {settings.feedback_dir}")
-    print(f"Cartelle export:    {settings.exports_dir}")
+    for feed, files, refused, dups, loaded, rejected, warned, skipped in rows:
+        print(
+            f"{feed:<20}{files:>6}{refused:>8}{dups:>7}{loaded:>10}{rejected:>10}"
+            f"{warned:>8}{skipped:>9}"
+        )
+
+
+def _print_indicators(con: duckdb.DuckDBPyConnection) -> None:
+    found = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'indicator_values'"
+    ).fetchone()[0]
+    if found:
+        count, indicators, periods = con.execute(
+            "select count(*), count(distinct indicator_id), count(distinct period) "
+            "from marts.indicator_values"
+        ).fetchone()
+        print(
+            f"Indicatori: {indicators} indicatori, {periods} periodi, {count} righe "
+            "in marts.indicator_values"
+        )
+
+
+def _print_this_run(con: duckdb.DuckDBPyConnection, seq_before: int) -> None:
+    new = con.execute(
+        """
+        select feed, file_name, status, rows_loaded, rows_rejected, error
+        from ops.ingest_files where received_seq > ? order by feed, received_seq
+        """,
+        [seq_before],
+    ).fetchall()
+    loaded = sum(1 for r in new if r[2] == "loaded")
+    duplicates = sum(1 for r in new if r[2] == "duplicate")
+    refused = [r for r in new if r[2] == "rejected"]
+    print(
+        f"File nuovi: {len(new)} (caricati {loaded}, doppioni {duplicates}, "
+        f"rifiutati {len(refused)}); righe caricate {sum(r[3] for r in new)}, "
+        f"righe scartate {sum(r[4] for r in new)}."
+    )
+    if refused:
+        print("File rifiutati:")
+        for feed, name, _, _, _, error in refused:
+            print(f"  {feed}/{mask_personal(name)}: {one_line(error) or 'motivo non indicato'}")
+
+
+def print_summary(
+    settings: Settings, report: RunReport, seq_before: int = 0, started: float | None = None
+) -> None:
+    ok = report.completed
+    if not ok and report.output_tail:
+        print("\nUltime righe di dbt e Dagster:")
+        for line in report.output_tail:
+            print(f"  {line}")
+    print()
     print("=" * 72)
+    if not ok:
+        print("Esito: NON completato.")
+        for failure in report.failures:
+            print(f"  {failure}")
+    elif report.failed_checks:
+        print("Esito: completato, ma con controlli non superati: file dei partner da seguire.")
+    else:
+        print("Esito: completato")
+    for note in report.notes:
+        print(note)
+    if settings.warehouse_path.exists():
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.Error:
+            print("Il magazzino è ancora in uso da un altro processo: riepilogo non disponibile.")
+            con = None
+        if con is not None:
+            try:
+                _print_this_run(con, seq_before)
+                _print_table(con)
+                _print_indicators(con)
+            except duckdb.CatalogException:
+                pass
+            finally:
+                con.close()
+    if report.checks:
+        print("\nControlli non superati (mandare ai partner i riepiloghi indicati):")
+        for check in report.checks:
+            kind = "" if check.severity == "ERROR" else " (avviso)"
+            print(f"  {check.asset} {check.check}{kind}:")
+            shown = [line for line in check.lines if "file rifiutato per intero" not in line]
+            for line in shown:  # the refused files are listed above, with their reason
+                print(f"    - {line}")
+            if not shown:
+                print("    - i file rifiutati elencati sopra")
+    workbooks = []
+    if settings.exports_dir.exists() and started is not None:
+        workbooks = [
+            p for p in sorted(settings.exports_dir.rglob("*.xlsx")) if p.stat().st_mtime >= started
+        ]
+    if workbooks:
+        print(
+            "\nRilasci candidati scritti (partono solo dopo l'approvazione: "
+            "lavoro approva PROFILO TRIMESTRE):"
+        )
+        for path in workbooks:
+            print(f"  {_relative(path, settings.data_dir)}")
+    print(f"Dati in {settings.data_dir} (magazzino, copia per gli analisti, feedback/, exports/)")
+    print("=" * 72)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lavoro_debole.ingest.masking import mask_personal
+from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.orchestration.dbt_paths import dbt_paths, invocation_target, prune_invocations
 from lavoro_debole.orchestration.run import Progress, _captured
 from lavoro_debole.synthetic import generate_inbox
@@ -113,9 +113,9 @@ def test_init_creates_every_feed_folder_and_the_reference_templates(tmp_path: Pa
 
 
 def test_mask_personal_hides_codici_fiscali_phones_and_emails_but_not_dates():
-    assert mask_personal("rossi_RSSMRA80A01F205X.xlsx") == "rossi_***.xlsx"
-    assert mask_personal("casi mario.rossi@example.it 2025.csv") == "casi *** 2025.csv"
-    assert mask_personal("richiamare 339 123 4567 domani") == "richiamare *** domani"
+    assert mask_personal("rossi_RSSMRA80A01F205X.xlsx") == "rossi_[CF].xlsx"
+    assert mask_personal("casi mario.rossi@example.it 2025.csv") == "casi [e-mail] 2025.csv"
+    assert mask_personal("richiamare 339 123 4567 domani") == "richiamare [telefono] domani"
     assert mask_personal("sportello_contatti_2025_12.csv") == "sportello_contatti_2025_12.csv"
     assert mask_personal("estrazione_20251231.xlsx") == "estrazione_20251231.xlsx"
     assert mask_personal("CO 2025-12-31.xlsx") == "CO 2025-12-31.xlsx"

@@ -30,7 +30,7 @@ from typing import TextIO
 import dagster as dg
 import duckdb
 
-from lavoro_debole.ingest.masking import mask_personal
+from lavoro_debole.ingest.personal import mask_personal
 from lavoro_debole.settings import Settings, last_complete_quarter_end
 
 EXIT_OK = 0

@@ -115,3 +115,41 @@ def write_feedback_workbook(
             row.append(cell)
         sheet.append(row)
     return atomic_write(target, workbook.save)
+
+
+REFUSAL_ADVICE = (
+    "Cosa fare: controllare il file indicato e inviarlo di nuovo intero, nel formato "
+    "abituale (.xlsx, .xls, .ods o .csv), senza password, con la riga delle intestazioni "
+    "e le colonne obbligatorie; per un file troppo grande o danneggiato, esportarlo di "
+    "nuovo dal programma che lo produce. Finché non arriva il file corretto, nessuna "
+    "riga di questo file è nel magazzino."
+)
+
+
+def write_refusal_workbook(feed_dir: Path, file_name: str, sha256: str, reason: str) -> Path:
+    """The workbook for a file refused as a whole: the reason, in Italian, and what to do.
+
+    ``reason`` is the refusal's own message (file, sheet, row, column and limit, never a
+    value), so this workbook holds no value of the file.
+    """
+    feed_dir.mkdir(parents=True, exist_ok=True)
+    target = feedback_path(feed_dir, file_name, sha256)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("File rifiutato")
+    sheet.column_dimensions["A"].width = 110
+    wrap = {"alignment": Alignment(wrap_text=True, vertical="top")}
+    sheet.append(
+        [
+            _text_cell(
+                sheet,
+                f"File non caricato: {Path(file_name).name}",
+                {"font": Font(bold=True, size=13)},
+            )
+        ]
+    )
+    sheet.append([])
+    sheet.append([_text_cell(sheet, "Motivo", {"font": Font(bold=True)})])
+    sheet.append([_text_cell(sheet, reason, wrap)])
+    sheet.append([])
+    sheet.append([_text_cell(sheet, REFUSAL_ADVICE, wrap)])
+    return atomic_write(target, workbook.save)

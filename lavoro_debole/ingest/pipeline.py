@@ -27,7 +27,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from lavoro_debole.ingest import store
-from lavoro_debole.ingest.feedback import write_feedback_workbook
+from lavoro_debole.ingest.feedback import write_feedback_workbook, write_refusal_workbook
 from lavoro_debole.ingest.headers import HeaderMatch, find_header, is_skipped_row
 from lavoro_debole.ingest.identifiers import employer_columns, person_columns
 from lavoro_debole.ingest.inbox import LINK_REASON, Link, walk_feed_dir
@@ -693,6 +693,7 @@ class FileIngestor:
                 # the period its name states: a later file of that period replaces it
                 self._apply_coverage(outcome, coverage_from_name(Path(file_name).name))
             self._record(outcome, [], [])
+            self._write_feedback(outcome, [], refusal=outcome.error)
             log.warning(
                 "%s: file %s refused: %s", self.feed.name, mask_personal(file_name), refused
             )
@@ -714,24 +715,44 @@ class FileIngestor:
         )
         return outcome
 
-    def _write_feedback(self, outcome: FileOutcome, problem_rows: list[dict[str, object]]) -> None:
-        """The partner's workbook; a failure (a full disk) is reported, without values,
-        in the file's log line and ``ops.ingest_files.error``, and the run goes on."""
+    def _write_feedback(
+        self,
+        outcome: FileOutcome,
+        problem_rows: list[dict[str, object]],
+        refusal: str | None = None,
+    ) -> None:
+        """The partner's workbook (its rejected rows, or the reason its whole file was
+        refused); a failure (a full disk) is reported, without values, in the file's log
+        line and ``ops.ingest_files.error``, and the run goes on."""
         try:
-            path = write_feedback_workbook(
-                self.feedback_dir / self.feed.name,
-                outcome.file_name,
-                outcome.file_sha256,
-                problem_rows,
-            )
+            if refusal is not None:
+                path = write_refusal_workbook(
+                    self.feedback_dir / self.feed.name,
+                    outcome.file_name,
+                    outcome.file_sha256,
+                    refusal,
+                )
+            else:
+                path = write_feedback_workbook(
+                    self.feedback_dir / self.feed.name,
+                    outcome.file_name,
+                    outcome.file_sha256,
+                    problem_rows,
+                )
         except Exception as exc:
             failure = _FEEDBACK_FAILURES.get(getattr(exc, "errno", None), type(exc).__name__)
-            outcome.error = (
-                f"riepilogo per il partner non scritto ({failure}): le righe scartate sono "
-                "registrate in ops.rejected_rows"
-            )
+            if refusal is not None:
+                outcome.error = f"{refusal}; riepilogo per il partner non scritto ({failure})"
+            else:
+                outcome.error = (
+                    f"riepilogo per il partner non scritto ({failure}): le righe scartate sono "
+                    "registrate nel deposito riservato (vault.rejected_rows)"
+                )
             log.error(
-                "%s: feedback for %s not written (%s)", self.feed.name, outcome.file_name, failure
+                "%s: feedback for %s not written (%s)",
+                self.feed.name,
+                mask_personal(outcome.file_name),
+                failure,
             )
         else:
             outcome.feedback_file = path.name
@@ -748,7 +769,7 @@ class FileIngestor:
             log.error(
                 "%s: the feedback of %s could not be noted in ops.ingest_files (%s)",
                 self.feed.name,
-                outcome.file_name,
+                mask_personal(outcome.file_name),
                 type(exc).__name__,
             )
 

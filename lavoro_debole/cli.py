@@ -376,8 +376,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
     """Approve a quarter's candidate release (one profile, or every one) and mail it once."""
     import getpass
 
-    import duckdb
-
     from lavoro_debole.exports.delivery import smtp_settings_from_env
     from lavoro_debole.exports.profiles import load_profiles, parse_quarter
     from lavoro_debole.exports.release_flow import approve_and_send
@@ -405,7 +403,16 @@ def cmd_approve(args: argparse.Namespace) -> int:
     approver = args.da or getpass.getuser()
     smtp = smtp_settings_from_env()
     failed = 0
-    con = duckdb.connect(str(settings.warehouse_path))
+    if not settings.warehouse_path.is_file():
+        print(f"lavoro: nessun magazzino in {settings.data_dir}: eseguire prima `lavoro run`.")
+        return 2
+    from lavoro_debole.faults import WarehouseBusyError, connect_waiting
+
+    try:
+        con = connect_waiting(settings.warehouse_path, settings.warehouse_wait_s)
+    except WarehouseBusyError as busy:
+        print(busy, file=sys.stderr)
+        return 1
     try:
         for name in names:
             try:

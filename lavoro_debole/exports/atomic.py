@@ -63,9 +63,17 @@ def is_disk_full(exc: BaseException | None) -> bool:
     return False
 
 
+_MAX_NAME_BYTES = 255
+"""The longest file name (in bytes) of the usual filesystems (ext4, XFS, NTFS, APFS)."""
+
+
 def temp_path_for(target: Path) -> Path:
-    """A fresh temporary name beside ``target``, hidden and marked as ours."""
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_MARK}")
+    """A fresh temporary name beside ``target``, hidden and marked as ours; the target's
+    name is cut so that the temporary one also fits in 255 bytes."""
+    tail = f".{secrets.token_hex(4)}{TEMP_MARK}"
+    budget = _MAX_NAME_BYTES - 1 - len(tail)
+    name = target.name.encode("utf-8", "surrogateescape")[:budget].decode("utf-8", "ignore")
+    return target.with_name(f".{name}{tail}")
 
 
 def _fsync_dir(folder: Path) -> None:

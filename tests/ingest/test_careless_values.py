@@ -33,11 +33,13 @@ from odf.text import P
 from openpyxl.utils import get_column_letter
 
 from lavoro_debole.ingest import pipeline, store
+from lavoro_debole.ingest.reader_worker import ReaderWorker
 from lavoro_debole.ingest.readers import Sheet, UnreadableFileError, read_file
 from lavoro_debole.ingest.values import MAX_TEXT_CHARS, unusable_text
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.schemas import FEEDS, REASONS
 from lavoro_debole.synthetic import generate_inbox
-from tests.factories import CF_ANNA, CF_MARIO, KEY, PLANTED_CF, write_csv
+from tests.factories import CF_ANNA, CF_MARIO, KEY, PLANTED_CF, VAULT_KEY, write_csv
 
 HEADER = ["ID contatto", "Data", "Tipo utente", "Anno nascita", "Richiesta principale", "CF"]
 GOOD = ["101", "01/02/2024", "Detenuto", "1980", "Lavoro", CF_MARIO]
@@ -53,6 +55,7 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def con(data_dir: Path):
     connection = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(connection, data_dir / "vault.duckdb", VAULT_KEY)
     yield connection
     connection.close()
 
@@ -176,7 +179,7 @@ def ingest_files(con) -> list[tuple]:
 
 def rejected(con) -> list[tuple]:
     return con.execute(
-        "select row_number, column_name, severity, reason, value from ops.rejected_rows "
+        "select row_number, column_name, severity, reason, value from vault.rejected_rows "
         "order by row_number, column_name"
     ).fetchall()
 
@@ -337,7 +340,7 @@ def test_lone_surrogates_from_a_broken_decoder_are_rejected_and_storable(
         [HEADER, GOOD, ["103", "03/02/2024", "Detenuto", "1980", "Lav\udce0ro", ""]],
         hidden=False,
     )
-    monkeypatch.setattr(pipeline, "read_file", lambda p: [sheet] if p == path else [])
+    monkeypatch.setattr(ReaderWorker, "read", lambda self, p: [sheet] if p == path else [])
     [outcome] = run(con, data_dir)
     assert (outcome.status, outcome.rows_loaded, outcome.rows_rejected) == ("loaded", 1, 1)
     assert rejected(con) == [
@@ -601,11 +604,15 @@ def test_hostile_cells_anywhere_in_a_generated_inbox_never_crash_a_feed(
                             row[i] = rng.choice(HOSTILE)
                 sheets.append(Sheet(sheet.name, rows, sheet.hidden))
             mutated[path] = sheets
+    real_read = ReaderWorker.read
     monkeypatch.setattr(
-        pipeline, "read_file", lambda path: mutated[path] if path in mutated else read_file(path)
+        ReaderWorker,
+        "read",
+        lambda self, path: mutated[path] if path in mutated else real_read(self, path),
     )
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    attach_vault(con, tmp_path / "vault.duckdb", VAULT_KEY)
     outcomes = {}
     for feed in FEEDS:
         for o in pipeline.ingest_feed(
@@ -629,7 +636,7 @@ def test_hostile_cells_anywhere_in_a_generated_inbox_never_crash_a_feed(
             for cell in row:
                 if isinstance(cell, str):
                     assert unusable_text(cell) is None, table
-    for (value,) in con.execute("select value from ops.rejected_rows").fetchall():
+    for (value,) in con.execute("select value from vault.rejected_rows").fetchall():
         assert value is None or (len(value) < 1100 and "\x07" not in value)
     for o in outcomes.values():
         if o.feedback_file:

@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -37,8 +38,11 @@ class DbtResource(dg.ConfigurableResource):
         *,
         context: dg.AssetExecutionContext | dg.OpExecutionContext | None = None,
         raise_on_error: bool = True,
+        target_path: Path | None = None,
     ) -> DbtCliInvocation:
-        return dbt_cli_resource().cli(args, context=context, raise_on_error=raise_on_error)
+        return dbt_cli_resource().cli(
+            args, context=context, raise_on_error=raise_on_error, target_path=target_path
+        )
 
 
 class LavoroTranslator(DagsterDbtTranslator):

@@ -5,6 +5,7 @@ The end-to-end faults (SIGKILL, full disk, stale slots, two runs) are in test_fa
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import subprocess
@@ -18,7 +19,14 @@ import openpyxl
 import pytest
 import yaml
 
-from lavoro_debole.exports.analytics import publish_analytics
+from lavoro_debole.exports.analytics import (
+    COPY_FILE,
+    DERIVED,
+    MONTH,
+    PUBLISHED,
+    RISK_NOTE_FILE,
+    publish_analytics,
+)
 from lavoro_debole.exports.atomic import DiskFullError as ExportsDiskFull
 from lavoro_debole.faults import (
     DISK_FULL_MESSAGE,
@@ -68,13 +76,28 @@ def test_the_feedback_workbook_is_old_or_new_never_half(tmp_path: Path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def _empty_warehouse(path: Path) -> None:
+    """The tables the analysts' copy is made of, empty: dates as dates, the rest text."""
+    con = duckdb.connect(str(path))
+    for table in PUBLISHED:
+        columns = [*PUBLISHED[table], *(["birth_date"] if table in DERIVED else [])]
+        types = {
+            name: "date"
+            if name.endswith("_date") or PUBLISHED[table].get(name) == MONTH
+            else "varchar"
+            for name in columns
+        }
+        con.execute(f"create schema if not exists {table.split('.')[0]}")
+        con.execute(f"create table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
+    con.close()
+
+
 def test_the_analysts_copy_is_old_or_new_never_half(tmp_path: Path, monkeypatch):
     warehouse = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(warehouse))
-    con.execute("create schema marts; create table marts.t as select 1 as x")
-    con.close()
-    target = tmp_path / "analytics.duckdb"
-    publish_analytics(warehouse, target)
+    _empty_warehouse(warehouse)
+    room = tmp_path / "analisi"
+    options = {"pseudonym_key": b"k" * 32, "cutoff": dt.date(2025, 12, 31)}
+    target = publish_analytics(warehouse, room, **options).path
     before = target.read_bytes()
 
     def full(*args, **kwargs):
@@ -82,9 +105,9 @@ def test_the_analysts_copy_is_old_or_new_never_half(tmp_path: Path, monkeypatch)
 
     monkeypatch.setattr("lavoro_debole.exports.analytics.replace_atomically", full)
     with pytest.raises(ExportsDiskFull):
-        publish_analytics(warehouse, target)
+        publish_analytics(warehouse, room, **options)
     assert target.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["analytics.duckdb", "warehouse.duckdb"]
+    assert sorted(p.name for p in room.iterdir()) == [COPY_FILE, RISK_NOTE_FILE]
 
 
 def test_stale_temps_are_ours_only(tmp_path: Path):

@@ -23,9 +23,17 @@ def overdue_expected_files(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     today = dt.date.today()
     with warehouse.connect() as con:
         overdue = overdue_files(con, today)
-    senders = sorted({f"{o.sender} ({o.feed})" for o in overdue})
+    by_sender: dict[str, list] = {}
+    for o in overdue:
+        by_sender.setdefault(f"{o.sender} ({o.feed})", []).append(o)
+    senders = sorted(by_sender)
     if overdue:
-        lines = [o.describe() for o in overdue]
+        # one line per sender: how many are missing, and the latest (the one to ask for)
+        lines = [
+            f"{name}: {len(missing)} file mancanti; il più recente: "
+            + missing[-1].describe().split(": ", 1)[1]
+            for name, missing in sorted(by_sender.items())
+        ]
         description = (
             f"{len(overdue)} file attesi non arrivati entro la scadenza, da {len(senders)} "
             "mittenti. Cosa fare: chiedere il file al mittente e salvarlo nella cartella "

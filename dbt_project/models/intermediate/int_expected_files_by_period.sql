@@ -3,8 +3,8 @@
 -- quarterly one one per quarter, a half-yearly one the file of each half-year the period
 -- touches, a yearly or cumulative one a single file whose reference date is on or after
 -- the period's end. A fixed-period file is the one whose reference date falls in its slot
--- (month, quarter, half-year). Only slots ended by the cut-off date are owed, and only
--- within the sender's active dates. A file counts when it was loaded or was an unchanged
+-- (month, quarter, half-year). Only slots ended by the cut-off date are owed, from the
+-- first period any file covers on, and only within the sender's active dates. A file counts when it was loaded or was an unchanged
 -- copy of a loaded one; a file refused as a whole does not. It is on time when it reached
 -- the inbox at most `days_allowed` days after its slot's end.
 with recursive periods as (
@@ -125,6 +125,14 @@ owed as (
         on senders.cadence in ('annuale', 'cumulativo')
 ),
 
+-- Files are owed from the first period any file of the inbox covers: the programme's
+-- data (cases opened years before) go back further than the partners' sendings do.
+first_sending as (
+    select min(coalesce(coverage_start, reference_date)) as first_day
+    from {{ ref('stg_ops__ingest_files') }}
+    where status in ('loaded', 'duplicate')
+),
+
 in_force as (
     select
         *,
@@ -132,6 +140,7 @@ in_force as (
     from owed
     where
         slot_end <= {{ cutoff_date() }}
+        and slot_end >= (select first_sending.first_day from first_sending)
         and (active_from is null or slot_end >= active_from)
         and (active_to is null or slot_start <= active_to)
 )

@@ -27,9 +27,10 @@ from lavoro_debole.ingest.readers import (
     UnreadableFileError,
     read_file,
 )
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.schemas import FEEDS
 from lavoro_debole.synthetic import generate_inbox, hostile
-from tests.factories import KEY
+from tests.factories import KEY, VAULT_KEY
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -277,6 +278,7 @@ HOSTILE = {
 
 def _ingest_all(data_dir: Path) -> tuple[duckdb.DuckDBPyConnection, list]:
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(con, data_dir / "vault.duckdb", VAULT_KEY)
     outcomes = []
     for feed in FEEDS:
         outcomes += ingest_feed(
@@ -290,9 +292,10 @@ def _table_rows(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> 
     columns = ", ".join(
         f'"{name}"'
         for (name,) in con.execute(
-            "select column_name from duckdb_columns() where schema_name || '.' || table_name = ? "
+            "select column_name from duckdb_columns() where (schema_name || '.' || table_name = ? "
+            "or (database_name = 'vault' and database_name || '.' || table_name = ?)) "
             "and column_name not in ('received_at', 'received_seq') order by column_index",
-            [table],
+            [table, table],
         ).fetchall()
     )
     return con.execute(f"select {columns} from {table} {where} order by all").fetchall()
@@ -357,7 +360,7 @@ def test_a_hostile_inbox_ends_refusing_each_hostile_file_and_loads_the_rest(
         ).fetchall()
     ]
     assert "raw.provincia_co" in tables and "raw.servizi_sociali" in tables
-    for table in [*tables, "ops.rejected_rows"]:
+    for table in [*tables, "vault.rejected_rows"]:
         assert _table_rows(dirty, table) == _table_rows(clean, table), table
     assert clean.execute("select count(*) from raw.servizi_sociali").fetchone()[0] > 0
     clean.close()
@@ -384,6 +387,7 @@ def test_a_csv_with_nuls_loads_the_same_rows_and_its_record_says_so(tmp_path: Pa
     runs = {}
     for name, data_dir in (("clean", clean_dir), ("nul", nul_dir)):
         con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+        attach_vault(con, data_dir / "vault.duckdb", VAULT_KEY)
         outcomes = ingest_feed(
             con, "sportello", data_dir / "inbox", key=KEY, feedback_dir=data_dir / "feedback"
         )

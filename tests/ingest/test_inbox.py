@@ -11,8 +11,9 @@ import pytest
 from lavoro_debole.ingest.inbox import LINK_REASON, walk_feed_dir
 from lavoro_debole.ingest.inbox_watch import WatchState, look
 from lavoro_debole.ingest.pipeline import FileIngestor, inbox_files, ingest_feed
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.schemas import FEEDS
-from tests.factories import KEY
+from tests.factories import KEY, VAULT_KEY
 
 SECRET = "VALORE-FUORI-INBOX-7731"
 
@@ -96,6 +97,7 @@ def test_links_are_recorded_as_refused_and_their_target_never_read(
 ):
     feedback = tmp_path / "feedback"
     db = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    attach_vault(db, tmp_path / "vault.duckdb", VAULT_KEY)
     with caplog.at_level("INFO"):
         outcomes = ingest_feed(db, "sportello", messy_feed.parent, key=KEY, feedback_dir=feedback)
     refused = {o.file_name: o for o in outcomes if o.error == LINK_REASON}
@@ -108,10 +110,10 @@ def test_links_are_recorded_as_refused_and_their_target_never_read(
     assert [r[0] for r in rows] == ["cartella_collegata", "collegamento.csv"]
     # Nothing the target holds reached the warehouse, the feedback or the log.
     everything = str(db.execute("select * from ops.ingest_files").fetchall())
-    everything += str(db.execute("select * from ops.rejected_rows").fetchall())
+    everything += str(db.execute("select * from vault.rejected_rows").fetchall())
     assert SECRET not in everything and SECRET not in caplog.text
     for path in feedback.rglob("*"):
-        assert SECRET.encode() not in path.read_bytes()
+        assert path.is_dir() or SECRET.encode() not in path.read_bytes()
     # The next run records nothing again.
     again = ingest_feed(db, "sportello", messy_feed.parent, key=KEY, feedback_dir=feedback)
     assert [o for o in again if o.error == LINK_REASON] == []
@@ -119,6 +121,7 @@ def test_links_are_recorded_as_refused_and_their_target_never_read(
 
 def test_a_link_given_as_one_file_is_refused_too(tmp_path: Path, messy_feed: Path):
     db = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    attach_vault(db, tmp_path / "vault.duckdb", VAULT_KEY)
     ingestor = FileIngestor(db, FEEDS["sportello"], key=KEY, feedback_dir=tmp_path / "feedback")
     outcome = ingestor.ingest_file(messy_feed / "collegamento.csv", "collegamento.csv")
     assert (outcome.status, outcome.error) == ("rejected", LINK_REASON)

@@ -19,7 +19,8 @@ from lavoro_debole.ingest.personal import (
     personal_kind,
 )
 from lavoro_debole.ingest.pipeline import ingest_feed
-from tests.factories import CF_ANNA, CF_MARIO, KEY, d, write_csv, write_xlsx
+from lavoro_debole.ingest.vault import attach_vault
+from tests.factories import CF_ANNA, CF_MARIO, KEY, VAULT_KEY, d, write_csv, write_xlsx
 
 
 @pytest.mark.parametrize(
@@ -169,6 +170,7 @@ def loaded(tmp_path: Path, caplog):
     name = "sportello_contatti_2024_04.csv"
     write_csv(tmp_path / "inbox" / "sportello" / name, rows)
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    attach_vault(con, tmp_path / "vault.duckdb", VAULT_KEY)
     with caplog.at_level(logging.DEBUG):
         [outcome] = ingest_feed(
             con, "sportello", tmp_path / "inbox", key=KEY, feedback_dir=tmp_path / "feedback"
@@ -195,7 +197,7 @@ def test_personal_values_in_kept_columns_never_pass_the_door(loaded):
 def test_they_go_to_the_rejected_rows_and_the_feedback_with_a_reason(loaded):
     con, outcome, data_dir, _ = loaded
     problems = con.execute(
-        "select row_number, column_name, severity, reason, value from ops.rejected_rows "
+        "select row_number, column_name, severity, reason, value from vault.rejected_rows "
         "order by row_number"
     ).fetchall()
     assert [(r[0], r[1], r[2]) for r in problems] == [
@@ -239,6 +241,7 @@ def test_a_file_named_after_a_person_is_masked_in_the_log(tmp_path: Path, caplog
         },
     )
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    attach_vault(con, tmp_path / "vault.duckdb", VAULT_KEY)
     with caplog.at_level(logging.DEBUG):
         [outcome] = ingest_feed(
             con, "cooperative", tmp_path / "inbox", key=KEY, feedback_dir=tmp_path / "feedback"

@@ -15,8 +15,9 @@ from lavoro_debole.ingest import pipeline
 from lavoro_debole.ingest.pipeline import ingest_feed
 from lavoro_debole.ingest.reader_worker import ReaderWorker
 from lavoro_debole.ingest.readers import ReadLimits, UnreadableFileError, read_file
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.synthetic import hostile
-from tests.factories import KEY, d, write_xlsx
+from tests.factories import KEY, VAULT_KEY, d, write_xlsx
 
 
 def _alive(pid: int) -> bool:
@@ -110,6 +111,7 @@ def test_the_worker_ends_with_the_feed_even_when_the_feed_fails(
     monkeypatch.setattr(ReaderWorker, "start", recording_start)
     monkeypatch.setattr(pipeline.FileIngestor, "_record", failing_record)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    attach_vault(con, tmp_path / "vault.duckdb", VAULT_KEY)
     with pytest.raises(RuntimeError, match="disco pieno"):
         ingest_feed(con, "servizi_sociali", tmp_path / "inbox", key=KEY, feedback_dir=tmp_path)
     con.close()

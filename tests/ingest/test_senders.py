@@ -10,8 +10,9 @@ import pytest
 from lavoro_debole.ingest.pipeline import ingest_feed
 from lavoro_debole.ingest.readers import read_file
 from lavoro_debole.ingest.senders import DEFAULT_FILE, SenderNotFound, load_senders
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.schemas import FEEDS
-from tests.factories import CF_ANNA, CF_MARIO, KEY, d, write_xlsx
+from tests.factories import CF_ANNA, CF_MARIO, KEY, VAULT_KEY, d, write_xlsx
 
 SAMPLES = next(
     (
@@ -128,6 +129,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 def run(data_dir: Path, feed: str, senders=None):
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(con, data_dir / "vault.duckdb", VAULT_KEY)
     outcomes = ingest_feed(
         con,
         feed,
@@ -208,7 +210,7 @@ def test_consortium_rows_must_name_a_listed_member(data_dir):
     rows = con.execute("select cooperative, sender from raw.cooperative order by 1").fetchall()
     assert rows == [("La Lanterna", "Consorzio Arca"), ("Ortobello", "Consorzio Arca")]
     reasons = con.execute(
-        "select row_number, reason from ops.rejected_rows order by row_number"
+        "select row_number, reason from vault.rejected_rows order by row_number"
     ).fetchall()
     assert [r[0] for r in reasons] == [5, 6, 7]
     assert "non presente nell'elenco dei mittenti (reference/senders.csv" in reasons[0][1]

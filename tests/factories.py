@@ -10,8 +10,11 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import openpyxl
 from codicefiscale import codicefiscale
+
+from lavoro_debole.exports.analytics import DERIVED, MONTH, PUBLISHED
 
 KEY = b"test-key-for-pseudonyms-0123456789abcdef"
 VAULT_KEY = b"test-key-for-the-vault-0123456789abcdef0"
@@ -67,3 +70,18 @@ def write_csv(path: Path, rows: Sequence[Sequence[object]], *, encoding: str = "
 def d(text: str) -> dt.date:
     """A real spreadsheet date from dd/mm/yyyy."""
     return dt.datetime.strptime(text, "%d/%m/%Y").date()
+
+
+def create_published_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse tables the analysts' copy is made of, empty (dates as dates, the
+    rest as text): enough for ``publish_analytics`` without building the models."""
+    for table in PUBLISHED:
+        columns = [*PUBLISHED[table], *(["birth_date"] if table in DERIVED else [])]
+        types = {
+            name: "date"
+            if name.endswith("_date") or PUBLISHED[table].get(name) == MONTH
+            else "varchar"
+            for name in columns
+        }
+        con.execute(f"create schema if not exists {table.split('.')[0]}")
+        con.execute(f"create table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")

@@ -19,14 +19,7 @@ import openpyxl
 import pytest
 import yaml
 
-from lavoro_debole.exports.analytics import (
-    COPY_FILE,
-    DERIVED,
-    MONTH,
-    PUBLISHED,
-    RISK_NOTE_FILE,
-    publish_analytics,
-)
+from lavoro_debole.exports.analytics import COPY_FILE, RISK_NOTE_FILE, publish_analytics
 from lavoro_debole.exports.atomic import DiskFullError as ExportsDiskFull
 from lavoro_debole.faults import (
     DISK_FULL_MESSAGE,
@@ -42,6 +35,7 @@ from lavoro_debole.faults import (
 from lavoro_debole.ingest.feedback import write_feedback_workbook
 from lavoro_debole.orchestration.recovery import instance_lock, update_instance_yaml
 from lavoro_debole.settings import SettingsError, load_settings
+from tests.factories import create_published_tables
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "lavoro_debole" / "orchestration"
 
@@ -76,25 +70,11 @@ def test_the_feedback_workbook_is_old_or_new_never_half(tmp_path: Path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-def _empty_warehouse(path: Path) -> None:
-    """The tables the analysts' copy is made of, empty: dates as dates, the rest text."""
-    con = duckdb.connect(str(path))
-    for table in PUBLISHED:
-        columns = [*PUBLISHED[table], *(["birth_date"] if table in DERIVED else [])]
-        types = {
-            name: "date"
-            if name.endswith("_date") or PUBLISHED[table].get(name) == MONTH
-            else "varchar"
-            for name in columns
-        }
-        con.execute(f"create schema if not exists {table.split('.')[0]}")
-        con.execute(f"create table {table} ({', '.join(f'{n} {t}' for n, t in types.items())})")
-    con.close()
-
-
 def test_the_analysts_copy_is_old_or_new_never_half(tmp_path: Path, monkeypatch):
     warehouse = tmp_path / "warehouse.duckdb"
-    _empty_warehouse(warehouse)
+    con = duckdb.connect(str(warehouse))
+    create_published_tables(con)
+    con.close()
     room = tmp_path / "analisi"
     options = {"pseudonym_key": b"k" * 32, "cutoff": dt.date(2025, 12, 31)}
     target = publish_analytics(warehouse, room, **options).path

@@ -3,6 +3,7 @@ before anything is written, and a warehouse older than the fingerprint fails clo
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lavoro_debole.exports.analytics import publish_analytics
+from lavoro_debole.exports.analytics import COPY_FILE, PUBLISHED, publish_analytics
 from lavoro_debole.ingest.keys import (
     KeyCheck,
     WrongKeyError,
@@ -22,7 +23,9 @@ from lavoro_debole.ingest.keys import (
     recorded_fingerprint,
 )
 from lavoro_debole.ingest.pipeline import ingest_feed
+from lavoro_debole.ingest.vault import attach_vault, detach_vault
 from lavoro_debole.synthetic import generate_inbox
+from tests.factories import VAULT_KEY, create_published_tables
 
 KEY = b"fingerprint-test-key-0123456789abcdef0123"
 OTHER_KEY = b"another-fingerprint-key-0123456789abcdef0"
@@ -43,7 +46,12 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, inbox: Path, feed: str, key: bytes, feedback: Path):
-    return ingest_feed(con, feed, inbox, key=key, feedback_dir=feedback)
+    """The feed's ingest, with the vault beside the feedback folder attached meanwhile."""
+    attach_vault(con, feedback.parent / "vault.duckdb", VAULT_KEY)
+    try:
+        return ingest_feed(con, feed, inbox, key=key, feedback_dir=feedback)
+    finally:
+        detach_vault(con)
 
 
 def everything(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
@@ -104,16 +112,21 @@ def test_another_key_is_refused_before_anything_is_written(inbox: Path, tmp_path
 def test_the_analysts_copy_never_holds_the_fingerprint(inbox: Path, tmp_path: Path):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     ingest(con, inbox, "cfp", KEY, tmp_path / "feedback")
-    con.execute("create schema marts")
-    con.execute("create table marts.example as select 1 as x")
+    create_published_tables(con)
     con.close()
-    publish_analytics(tmp_path / "warehouse.duckdb", tmp_path / "analytics.duckdb")
-    copy = duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+    publish_analytics(
+        tmp_path / "warehouse.duckdb",
+        tmp_path / "analisi",
+        pseudonym_key=KEY,
+        cutoff=dt.date(2025, 12, 31),
+    )
+    copy = duckdb.connect(str(tmp_path / "analisi" / COPY_FILE), read_only=True)
     tables = copy.execute("select table_schema from information_schema.tables").fetchall()
     schemas = {schema for (schema,) in tables}
     copy.close()
-    assert schemas == {"marts"}
-    assert expected_fingerprint(KEY).encode() not in (tmp_path / "analytics.duckdb").read_bytes()
+    assert schemas == {table.split(".")[0] for table in PUBLISHED}
+    assert "ops" not in schemas
+    assert expected_fingerprint(KEY).encode() not in (tmp_path / "analisi" / COPY_FILE).read_bytes()
 
 
 def legacy_warehouse(inbox: Path, tmp_path: Path) -> Path:
@@ -184,6 +197,7 @@ def test_lavoro_run_with_another_key_says_so_in_one_line_and_exits_2(inbox: Path
         env={
             "LAVORO_DATA_DIR": str(data_dir),
             "LAVORO_PSEUDONYM_KEY": OTHER_KEY.decode(),
+            "LAVORO_VAULT_KEY": VAULT_KEY.decode(),
             "LAVORO_CUTOFF": "2025-12-31",
             "DAGSTER_HOME": str(data_dir / "dagster"),
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",

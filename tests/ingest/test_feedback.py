@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from lavoro_debole.ingest import feedback
+from lavoro_debole.ingest import atomic
 from lavoro_debole.ingest.feedback import (
     HEADERS,
     SEVERITY_LABELS,
@@ -133,7 +133,7 @@ def test_a_failed_save_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> No
         assert Path(source).stat().st_size > 0
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(feedback.os, "replace", full)
+    monkeypatch.setattr(atomic.os, "replace", full)
     with pytest.raises(OSError):
         write_feedback_workbook(tmp_path, "contatti.csv", SHA, [problem(5, "x")])
     assert len(written) == 1 and written[0].parent == tmp_path

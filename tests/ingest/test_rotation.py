@@ -17,8 +17,10 @@ import pytest
 from lavoro_debole.ingest.keys import KeyCheck, check_warehouse_file, key_fingerprint
 from lavoro_debole.ingest.pipeline import ingest_feed
 from lavoro_debole.ingest.rotation import STAGING_NAME, RotationError, rotate_key
+from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.settings import Settings
 from lavoro_debole.synthetic import generate_inbox
+from tests.factories import VAULT_KEY
 
 OLD = b"rotation-steps-old-key-0123456789abcdef01"
 NEW = b"rotation-steps-new-key-fedcba9876543210fe"
@@ -39,6 +41,7 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ingest_all(settings: Settings, key: bytes) -> None:
     con = duckdb.connect(str(settings.warehouse_path))
     try:
+        attach_vault(con, settings.vault_path, settings.require_vault_key())
         for feed in FEEDS:
             ingest_feed(con, feed, settings.inbox_dir, key=key, feedback_dir=settings.feedback_dir)
     finally:
@@ -48,7 +51,8 @@ def ingest_all(settings: Settings, key: bytes) -> None:
 def ingesting_builder(staged: Settings, after_ingest) -> bool:
     ingest_all(staged, staged.require_key())
     after_ingest()
-    (staged.analytics_path).write_bytes(b"new analysts' copy")
+    # Where the rebuild publishes it: inside the staging directory (orchestration/rebuild.py).
+    (staged.data_dir / staged.analytics_path.name).write_bytes(b"new analysts' copy")
     return True
 
 
@@ -56,7 +60,9 @@ def ingesting_builder(staged: Settings, after_ingest) -> bool:
 def settings(inbox: Path, tmp_path: Path) -> Settings:
     data_dir = tmp_path / "data"
     shutil.copytree(inbox, data_dir / "inbox")
-    settings = Settings(data_dir=data_dir, pseudonym_key=OLD, cutoff=dt.date(2025, 12, 31))
+    settings = Settings(
+        data_dir=data_dir, pseudonym_key=OLD, cutoff=dt.date(2025, 12, 31), vault_key=VAULT_KEY
+    )
     ingest_all(settings, OLD)
     con = duckdb.connect(str(settings.warehouse_path))
     # Received long ago, in another order than a rebuild would give.
@@ -69,6 +75,7 @@ def settings(inbox: Path, tmp_path: Path) -> Settings:
     con.execute("create table ops.deliveries (profile varchar, period varchar)")
     con.execute("insert into ops.deliveries values ('regione_lombardia', '2025-Q3')")
     con.close()
+    settings.analytics_path.parent.mkdir()
     settings.analytics_path.write_bytes(b"old analysts' copy")
     return settings
 
@@ -237,5 +244,6 @@ def test_an_old_analysts_copy_without_a_new_one_is_deleted(settings: Settings):
     assert sorted(p.name for p in settings.data_dir.iterdir()) == [
         "feedback",
         "inbox",
+        "vault.duckdb",
         "warehouse.duckdb",
     ]

@@ -505,6 +505,44 @@ def cmd_analisi(args: argparse.Namespace) -> int:
     return subprocess.call(analysis_command(settings, list(args.duckdb_args)))
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Rebuild a past release from the inbox as it stood and say whether it is the same."""
+    from lavoro_debole.exports.profiles import load_profiles
+    from lavoro_debole.exports.releases import ReleaseError
+
+    settings = load_settings()
+    settings.require_key()
+    settings.require_vault_key()
+    profiles = load_profiles()
+    if args.profilo not in profiles:
+        print(
+            f"lavoro: profilo sconosciuto {args.profilo} ({', '.join(profiles)})", file=sys.stderr
+        )
+        return 2
+    if not settings.warehouse_path.is_file():
+        print(f"lavoro: nessun magazzino in {settings.data_dir}.", file=sys.stderr)
+        return 2
+    _check_warehouse_key(settings)
+    _export_settings(settings)
+    ensure_dbt_manifest()
+    from lavoro_debole.orchestration.replay import replay_release
+
+    print(f"Ricostruisco {args.profilo} {args.trimestre} rilascio {args.rilascio}...", flush=True)
+    try:
+        result = replay_release(settings, profiles[args.profilo], args.trimestre, args.rilascio)
+    except ReleaseError as error:
+        print(f"lavoro ricostruisci: {error}", file=sys.stderr)
+        return 1
+    print(f"Ricostruito in {result.scratch} da {result.files} file dell'inbox di allora.")
+    if result.equal:
+        print(f"Uguale al rilascio inviato, cella per cella ({result.cells} celle).")
+        return 0
+    print(f"{len(result.differing)} celle diverse dal rilascio inviato:")
+    for key in result.differing[:50]:
+        print("  " + " | ".join(key))
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lavoro",
@@ -546,6 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--tutti", action="store_true", help="every profile")
     approve.add_argument("--da", default=None, help="who approves (default: this account)")
     approve.set_defaults(func=cmd_approve)
+
+    replay = sub.add_parser(
+        "ricostruisci",
+        help="rebuild a past release from the inbox as it stood and compare it cell by cell",
+    )
+    replay.add_argument("profilo")
+    replay.add_argument("trimestre")
+    replay.add_argument("rilascio", type=int)
+    replay.set_defaults(func=cmd_replay)
 
     rotate = sub.add_parser(
         "ruota-chiave",

@@ -92,6 +92,7 @@ def build_candidate(
         workbook=path,
         received_seq=inbox_state(con),
         built_at=built_at,
+        cutoff=cutoff,
     )
     return CandidateOutcome(export, release, True)
 

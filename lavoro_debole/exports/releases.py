@@ -42,9 +42,14 @@ create table if not exists ops.releases (
     workbook_path varchar not null,
     sha256 varchar not null,
     received_seq integer not null,
-    cells_revised integer not null
+    cells_revised integer not null,
+    cutoff date
 )
 """
+RELEASES_MIGRATIONS = (
+    # the cut-off the release was built for: a replay needs it
+    "alter table ops.releases add column if not exists cutoff date",
+)
 RELEASE_CELLS_DDL = """
 create table if not exists ops.release_cells (
     profile varchar not null,
@@ -84,6 +89,7 @@ class Release:
     sha256: str
     received_seq: int
     cells_revised: int
+    cutoff: dt.date | None = None
 
     @property
     def label(self) -> str:
@@ -93,18 +99,30 @@ class Release:
 def ensure_release_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists ops")
     con.execute(RELEASES_DDL)
+    for migration in RELEASES_MIGRATIONS:
+        con.execute(migration)
     con.execute(RELEASE_CELLS_DDL)
+
+
+def _has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database()"
+        " and schema_name = 'ops' and table_name = 'releases'"
+    ).fetchone()
+    return bool(row[0])
 
 
 def releases(
     con: duckdb.DuckDBPyConnection, profile: str | None = None, quarter: str | None = None
 ) -> list[Release]:
-    """Every release (of a profile, of a quarter), oldest first."""
-    ensure_release_tables(con)
+    """Every release (of a profile, of a quarter), oldest first (none in a warehouse that
+    never built one; the connection may be read-only)."""
+    if not _has_ledger(con):
+        return []
     rows = con.execute(
         """
         select profile, quarter, release_seq, status, built_at, approved_by, approved_at,
-               sent_at, workbook_path, sha256, received_seq, cells_revised
+               sent_at, workbook_path, sha256, received_seq, cells_revised, cutoff
         from ops.releases
         where (? is null or profile = ?) and (? is null or quarter = ?)
         order by profile, quarter, release_seq
@@ -199,6 +217,7 @@ def record_candidate(
     workbook: Path,
     received_seq: int,
     built_at: dt.datetime,
+    cutoff: dt.date | None = None,
 ) -> Release:
     """Record a built workbook as the quarter's candidate, replacing a waiting candidate."""
     ensure_release_tables(con)
@@ -222,8 +241,9 @@ def record_candidate(
             [profile, quarter, release_seq],
         )
         con.execute(
-            "insert into ops.releases values"
-            " (?, ?, ?, 'candidate', ?, null, null, null, ?, ?, ?, ?)",
+            "insert into ops.releases (profile, quarter, release_seq, status, built_at,"
+            " workbook_path, sha256, received_seq, cells_revised, cutoff)"
+            " values (?, ?, ?, 'candidate', ?, ?, ?, ?, ?, ?)",
             [
                 profile,
                 quarter,
@@ -233,6 +253,7 @@ def record_candidate(
                 sha,
                 received_seq,
                 int(rows["revised"].sum()),
+                cutoff,
             ],
         )
         con.execute(
@@ -361,3 +382,43 @@ def inbox_state(con: duckdb.DuckDBPyConnection) -> int:
     """The highest ``received_seq`` of the ingest log: the inbox a release is built from."""
     row = con.execute("select coalesce(max(received_seq), 0) from ops.ingest_files").fetchone()
     return int(row[0])
+
+
+def recorded_cells(
+    con: duckdb.DuckDBPyConnection, profile: str, quarter: str, release_seq: int
+) -> pd.DataFrame:
+    """The cells a release showed, as ``ops.release_cells`` keeps them."""
+    return con.execute(
+        "select indicator_id, period, breakdown, category, shown, numerator, denominator,"
+        " suppressed from ops.release_cells where profile = ? and quarter = ?"
+        " and release_seq = ?",
+        [profile, quarter, release_seq],
+    ).df()
+
+
+def differing_cells(recorded: pd.DataFrame, rebuilt: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Keys of the cells whose value, rate parts or suppression differ, or that only one
+    of the two shows (the keys name indicator, period, breakdown and category only)."""
+    columns = [*KEY_COLUMNS, "shown", "numerator", "denominator", "suppressed"]
+    merged = recorded[columns].merge(
+        rebuilt[columns], on=list(KEY_COLUMNS), how="outer", suffixes=("", "_b"), indicator=True
+    )
+    both = merged["_merge"].to_numpy() == "both"
+    same = (
+        both
+        & _same(merged["shown"].to_numpy(), merged["shown_b"].to_numpy())
+        & _same(merged["numerator"].to_numpy(), merged["numerator_b"].to_numpy())
+        & _same(merged["denominator"].to_numpy(), merged["denominator_b"].to_numpy())
+        & (merged["suppressed"].eq(True).to_numpy() == merged["suppressed_b"].eq(True).to_numpy())
+    )
+    rows = merged.loc[~same, list(KEY_COLUMNS)]
+    return sorted(tuple(str(v) for v in r) for r in rows.itertuples(index=False))
+
+
+def files_up_to(con: duckdb.DuckDBPyConnection, received_seq: int) -> list[tuple[str, str]]:
+    """(feed, file name) of every file received up to an inbox state, refused ones too."""
+    return con.execute(
+        "select distinct feed, file_name from ops.ingest_files where received_seq <= ?"
+        " order by feed, file_name",
+        [received_seq],
+    ).fetchall()

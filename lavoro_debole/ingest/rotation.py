@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from lavoro_debole.ingest.keys import check_key, key_fingerprint, recorded_fingerprint
-from lavoro_debole.settings import Settings, SettingsError
+from lavoro_debole.settings import Settings, SettingsError, default_analytics_dir
 
 STAGING_NAME = ".ruota-chiave"
 REBUILT_OPS = frozenset({"ingest_files", "rejected_rows", "warehouse_meta"})
@@ -118,10 +118,12 @@ def prepare_staging(settings: Settings, staging: Path) -> None:
 
 
 def remove_staging(staging: Path) -> None:
-    if staging.is_symlink() or staging.is_file():
-        staging.unlink()
-    elif staging.exists():
-        shutil.rmtree(staging)
+    """The staging data directory and the analysts' folder its run published beside it."""
+    for path in (staging, default_analytics_dir(staging)):
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path)
 
 
 def carry_over_receipts(new: duckdb.DuckDBPyConnection, old_path: Path) -> None:
@@ -379,13 +381,15 @@ def _swap_in(settings: Settings, staged: Settings, before: tuple[tuple[str, int]
             "il magazzino ha un giornale (.wal) non ancora scritto: rilanciare "
             "`lavoro ruota-chiave`; nulla è stato cambiato"
         )
-    # The staging run publishes the analysts' copy inside the staging directory, under the
-    # copy's own name, wherever the copy is published (see orchestration/rebuild.py).
-    analytics = staging / settings.analytics_path.name
-    if not analytics.is_file():
+    # The staging run publishes the analysts' copy in the staging directory's own
+    # analysts' folder, beside it (see orchestration/rebuild.py): it must be outside the
+    # data directory it belongs to.
+    analytics = default_analytics_dir(staging) / settings.analytics_path.name
+    if analytics.is_file():
+        _move_into(analytics, settings.analytics_path)
+    else:
         settings.analytics_path.unlink(missing_ok=True)  # old pseudonyms, and no new copy
     for path in sorted(staging.glob("*.duckdb")):
         if path.name != warehouse.name:
-            target = settings.analytics_path if path == analytics else settings.data_dir / path.name
-            _move_into(path, target)
+            _move_into(path, settings.data_dir / path.name)
     os.replace(staging / warehouse.name, warehouse)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from lavoro_debole.orchestration.ingest_assets import INBOX_GROUP
-from lavoro_debole.settings import Settings
+from lavoro_debole.settings import Settings, default_analytics_dir
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -28,9 +28,10 @@ def _environment(settings: Settings) -> Iterator[None]:
         "LAVORO_DATA_DIR": str(settings.data_dir),
         "LAVORO_PSEUDONYM_KEY": settings.require_key().decode("utf-8"),
         "LAVORO_CUTOFF": settings.cutoff.isoformat(),
-        # Where the analysts' copy is published, if that is a setting: inside the staging
-        # directory too, so that nothing outside it changes before the swap.
-        "LAVORO_ANALYTICS_DIR": str(settings.data_dir),
+        # The analysts' copy of the rebuild goes to the rebuilt data directory's own
+        # analysts' folder (beside it, as the setting requires), so that nothing of the
+        # deployment changes before the swap.
+        "LAVORO_ANALYTICS_DIR": str(default_analytics_dir(settings.data_dir)),
     }
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)

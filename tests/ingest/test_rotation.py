@@ -18,7 +18,7 @@ from lavoro_debole.ingest.keys import KeyCheck, check_warehouse_file, key_finger
 from lavoro_debole.ingest.pipeline import ingest_feed
 from lavoro_debole.ingest.rotation import STAGING_NAME, RotationError, rotate_key
 from lavoro_debole.ingest.vault import attach_vault
-from lavoro_debole.settings import Settings
+from lavoro_debole.settings import Settings, default_analytics_dir
 from lavoro_debole.synthetic import generate_inbox
 from tests.factories import VAULT_KEY
 
@@ -51,8 +51,11 @@ def ingest_all(settings: Settings, key: bytes) -> None:
 def ingesting_builder(staged: Settings, after_ingest) -> bool:
     ingest_all(staged, staged.require_key())
     after_ingest()
-    # Where the rebuild publishes it: inside the staging directory (orchestration/rebuild.py).
-    (staged.data_dir / staged.analytics_path.name).write_bytes(b"new analysts' copy")
+    # Where the rebuild publishes it: the staging directory's own analysts' folder, beside
+    # it (orchestration/rebuild.py), since the copy must be outside its data directory.
+    folder = default_analytics_dir(staged.data_dir)
+    folder.mkdir(exist_ok=True)
+    (folder / staged.analytics_path.name).write_bytes(b"new analysts' copy")
     return True
 
 

@@ -41,6 +41,7 @@ KEPT = frozenset(
         # What the dbt project reads (profiles.yml, dbt_project.yml).
         "LAVORO_DATA_DIR",
         "LAVORO_CUTOFF",
+        "LAVORO_DUCKDB_MEMORY_LIMIT",
     }
 )
 """Variables passed to dbt unchanged."""

@@ -105,6 +105,7 @@ def connect_waiting(
     read_only: bool = False,
     poll_s: float = 0.5,
     keep_waiting: Callable[[int | None], bool] | None = None,
+    config: dict[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, retrying while another process holds its lock.
 
@@ -116,7 +117,7 @@ def connect_waiting(
     started = time.monotonic()
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except duckdb.Error as exc:
             if not is_lock_error(exc):
                 if is_disk_full(exc):

@@ -36,6 +36,11 @@ def last_complete_quarter_end(today: dt.date) -> dt.date:
     return dt.date(today.year, quarter_start_month, 1) - dt.timedelta(days=1)
 
 
+DEFAULT_DUCKDB_MEMORY = "3GB"
+"""Sized for a provincial office's 8 GiB machine: DuckDB, Python and the reader together."""
+MEMORY_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -56,6 +61,9 @@ class Settings:
     reader_timeout_s: float = 120.0
     warehouse_wait_s: float = 120.0
     """How long a run waits for another process to let go of the warehouse."""
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY
+    """What DuckDB may hold in memory in every process (ingest, dbt, exports, the copy);
+    beyond it large operations spill to ``duckdb_temp_dir`` instead of growing."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -76,6 +84,19 @@ class Settings:
     @property
     def analytics_path(self) -> Path:
         return self.analytics_folder / "analytics.duckdb"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills what exceeds its memory limit (inside the data directory:
+        it may hold warehouse rows)."""
+        return self.data_dir / ".duckdb_tmp"
+
+    def duckdb_config(self) -> dict[str, str]:
+        """The configuration of every DuckDB connection to the warehouse."""
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "temp_directory": str(self.duckdb_temp_dir),
+        }
 
     @property
     def vault_path(self) -> Path:
@@ -187,6 +208,17 @@ def parse_seconds(name: str, raw: str | None, default: float) -> float:
     return value
 
 
+def parse_memory_limit(raw: str | None) -> str:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_DUCKDB_MEMORY
+    value = raw.strip()
+    if not MEMORY_LIMIT.match(value):
+        raise SettingsError(
+            "LAVORO_DUCKDB_MEMORY_LIMIT must be an amount of memory such as 3GB or 1500MB."
+        )
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
@@ -216,4 +248,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         warehouse_wait_s=parse_seconds(
             "LAVORO_WAREHOUSE_WAIT_S", env.get("LAVORO_WAREHOUSE_WAIT_S"), 120.0
         ),
+        duckdb_memory_limit=parse_memory_limit(env.get("LAVORO_DUCKDB_MEMORY_LIMIT")),
     )

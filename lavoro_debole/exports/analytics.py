@@ -460,6 +460,7 @@ def publish_analytics(
     pseudonym_key: bytes,
     cutoff: dt.date,
     k: int = RISK_K,
+    config: dict[str, str] | None = None,
 ) -> AnalyticsCopy:
     """Write the analysts' copy and its risk note into ``analytics_dir``, atomically."""
     analytics_dir.mkdir(parents=True, exist_ok=True)
@@ -468,7 +469,7 @@ def publish_analytics(
     temp_name = str(temp_path_for(target))  # DuckDB must create the file itself
     key = analytics_key(pseudonym_key)
     try:
-        con = duckdb.connect(temp_name)
+        con = duckdb.connect(temp_name, config=config or {})
         try:
             # A person has many rows: each distinct key is hashed once.
             cached = functools.lru_cache(maxsize=1 << 18)(lambda value: rekey(value, key))
@@ -511,6 +512,7 @@ def publish_for(settings: Settings) -> AnalyticsCopy:
         settings.analytics_folder,
         pseudonym_key=settings.require_key(),
         cutoff=settings.cutoff,
+        config=settings.duckdb_config(),
     )
     # An earlier version kept the copy inside the data directory, with everything.
     legacy = settings.data_dir / COPY_FILE

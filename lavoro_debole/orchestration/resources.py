@@ -41,7 +41,12 @@ class WarehouseResource(dg.ConfigurableResource):
         settings = self.settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            con = connect_waiting(settings.warehouse_path, _wait_s(settings.warehouse_wait_s))
+            settings.duckdb_temp_dir.mkdir(mode=0o700, exist_ok=True)
+            con = connect_waiting(
+                settings.warehouse_path,
+                _wait_s(settings.warehouse_wait_s),
+                config=settings.duckdb_config(),
+            )
         except WarehouseBusyError as busy:
             _gave_up()
             raise dg.Failure(description=str(busy), allow_retries=False) from None

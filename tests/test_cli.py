@@ -92,6 +92,7 @@ def test_run_before_any_complete_quarter_builds_the_warehouse_but_no_workbook(tm
 
 
 def test_run_refuses_to_start_without_a_vault_key(tmp_path: Path):
+    (tmp_path / "inbox").mkdir()  # a data directory ready for a run, but for the key
     completed = subprocess.run(
         [str(LAVORO), "run"],
         env={

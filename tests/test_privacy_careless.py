@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from lavoro_debole.ingest.vault import open_vault
 from lavoro_debole.synthetic import generate_inbox
 from tests.factories import CF_ANNA, CF_LUCA, CF_SARA, d, make_cf, write_csv, write_xlsx
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KEY = "careless-files-test-key-0123456789abcdef"
+VAULT_KEY = "careless-files-vault-key-0123456789abcdef"
 
 CONTACT_SURNAME, CONTACT_NAME = "Abbondanza", "Giuseppina"
 MOBILE = "347 765 4321"
@@ -111,6 +113,7 @@ def careless_run(tmp_path_factory: pytest.TempPathFactory):
         **os.environ,
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": KEY,
+        "LAVORO_VAULT_KEY": VAULT_KEY,
         "LAVORO_CUTOFF": "2025-12-31",
         "DAGSTER_HOME": str(data_dir / "dagster"),
     }
@@ -124,6 +127,11 @@ def careless_run(tmp_path_factory: pytest.TempPathFactory):
         timeout=900,
     )
     return data_dir, completed
+
+
+def analytics_path(data_dir: Path) -> Path:
+    """The analysts' copy, in the default folder beside the data directory."""
+    return data_dir.parent / f"{data_dir.name}-analisi" / "analytics.duckdb"
 
 
 def _files(data_dir: Path, name: str) -> dict[str, tuple]:
@@ -144,13 +152,13 @@ def _files(data_dir: Path, name: str) -> dict[str, tuple]:
 def test_the_run_builds_the_warehouse(careless_run):
     data_dir, completed = careless_run
     assert completed.returncode in (0, 3), completed.stdout[-3000:] + completed.stderr[-3000:]
-    con = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    con = duckdb.connect(str(analytics_path(data_dir)), read_only=True)
     assert con.execute("select count(*) from marts.indicator_values").fetchone()[0] > 0
 
 
 def test_no_file_or_sheet_name_reaches_the_analysts_copy(careless_run):
     data_dir, _ = careless_run
-    con = duckdb.connect(str(data_dir / "analytics.duckdb"), read_only=True)
+    con = duckdb.connect(str(analytics_path(data_dir)), read_only=True)
     columns = con.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where column_name in ('file_name', 'sheet', 'sheets_read', 'feedback_file', 'error')"
@@ -179,7 +187,7 @@ def test_no_careless_value_anywhere_past_the_door(careless_run):
     data_dir, completed = careless_run
     allowed = {data_dir / "inbox", data_dir / "feedback"}
     texts = {"stdout": completed.stdout, "stderr": completed.stderr}
-    for path in data_dir.rglob("*"):
+    for path in [*data_dir.rglob("*"), *analytics_path(data_dir).parent.rglob("*")]:
         if path.is_file() and not any(a in path.parents for a in allowed):
             if path.name == "warehouse.duckdb":
                 continue  # read table by table below
@@ -228,7 +236,8 @@ def test_no_careless_value_anywhere_past_the_door(careless_run):
     dagster = [t for where, t in folded.items() if where.startswith(str(data_dir / "dagster"))]
     assert any(f"{CONTACT_SURNAME}_{CONTACT_NAME}_[cf].xlsx".casefold() in t for t in dagster)
     # The values did reach the restricted rejected rows: the scan looked for real data.
-    restricted = str(con.execute("select value from ops.rejected_rows").fetchall())
+    with open_vault(data_dir / "vault.duckdb", VAULT_KEY.encode()) as vault:
+        restricted = str(vault.execute("select value from vault.rejected_rows").fetchall())
     for value in (MOBILE, LANDLINE, EMAIL, ID_CF, f"{CONTACT_NAME} {CONTACT_SURNAME}"):
         assert value in restricted
 

@@ -17,7 +17,7 @@ from lavoro_debole.ingest import pipeline
 from lavoro_debole.orchestration.ingest_assets import build_ingest_asset
 from lavoro_debole.orchestration.resources import WarehouseResource
 from lavoro_debole.schemas import FEEDS
-from tests.factories import CF_ANNA, CF_MARIO, KEY, PLANTED_CF, write_csv
+from tests.factories import CF_ANNA, CF_MARIO, KEY, PLANTED_CF, VAULT_KEY, write_csv
 
 HEADER = ["ID contatto", "Data", "Tipo utente", "Anno nascita", "CF"]
 
@@ -26,6 +26,7 @@ HEADER = ["ID contatto", "Data", "Tipo utente", "Anno nascita", "CF"]
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("LAVORO_PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("LAVORO_VAULT_KEY", VAULT_KEY.decode())
     monkeypatch.setenv("LAVORO_CUTOFF", "2024-12-31")
     return tmp_path
 

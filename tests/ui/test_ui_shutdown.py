@@ -76,6 +76,7 @@ def test_a_signal_stops_lavoro_ui_and_every_descendant(tmp_path: Path, how: str)
         **os.environ,
         "LAVORO_DATA_DIR": str(tmp_path),
         "LAVORO_PSEUDONYM_KEY": "shutdown-test-key-0123456789abcdef0123456789",
+        "LAVORO_VAULT_KEY": "shutdown-test-vault-key-0123456789abcdef0123",
         "LAVORO_CUTOFF": "2025-12-31",
         "LAVORO_SENSOR_INTERVAL": "5",
         "LAVORO_UI_ALLOWED_HOSTS": PROXY_HOST,

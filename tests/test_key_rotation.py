@@ -32,6 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAVORO = Path(sys.executable).parent / "lavoro"
 OLD_KEY = "rotation-test-old-key-0123456789abcdef012"
 NEW_KEY = "rotation-test-new-key-fedcba9876543210fed"
+VAULT_KEY = "rotation-test-vault-key-0123456789abcdef0"
 CUTOFF = "2025-12-31"
 INDICATORS = "select * from marts.indicator_values order by all"
 RECEIPTS = (
@@ -50,6 +51,7 @@ def environment(data_dir: Path, key: str, new_key: str | None = None) -> dict[st
         **os.environ,
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": key,
+        "LAVORO_VAULT_KEY": VAULT_KEY,
         "LAVORO_CUTOFF": CUTOFF,
         "DAGSTER_HOME": str(data_dir / "dagster"),
     }
@@ -102,11 +104,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def holding(directory: Path, values: set[str]) -> dict[str, int]:
+def analytics_dir(data_dir: Path) -> Path:
+    """The analysts' folder, by default beside the data directory."""
+    return data_dir.parent / f"{data_dir.name}-analisi"
+
+
+def holding(directories: list[Path], values: set[str]) -> dict[str, int]:
     """File -> how many of ``values`` its bytes contain."""
     encoded = [v.encode("ascii") for v in values]
     found = {}
-    for path in directory.rglob("*"):
+    for path in (p for directory in directories for p in directory.rglob("*")):
         if path.is_file() and not path.is_symlink():
             data = path.read_bytes()
             hits = sum(1 for v in encoded if v in data)
@@ -121,7 +128,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
     generate_inbox(data_dir, persons=20, seed=11)
     warehouse = data_dir / "warehouse.duckdb"
     first = lavoro("run", env=environment(data_dir, OLD_KEY))
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    # 3: built, with the checks red on the generator's planted bad rows (as lavoro demo)
+    assert first.returncode == 3, first.stdout[-3000:] + first.stderr[-3000:]
     con = duckdb.connect(str(warehouse))
     con.execute(DELIVERIES_DDL)
     con.execute(
@@ -133,8 +141,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "indicators": query(warehouse, INDICATORS),
         "receipts": query(warehouse, RECEIPTS),
         "pseudonyms": pseudonyms(warehouse),
-        "holding": holding(data_dir, pseudonyms(warehouse)),
+        "holding": holding([data_dir, analytics_dir(data_dir)], pseudonyms(warehouse)),
+        # The analysts' copy holds pseudonyms of its own (re-keyed from the warehouse's).
+        "copy_pseudonyms": pseudonyms(analytics_dir(data_dir) / "analytics.duckdb"),
     }
+    old["copy_holding"] = holding([data_dir, analytics_dir(data_dir)], old["copy_pseudonyms"])
 
     # A rotation that fails half-way: the third feed's ingest raises.
     from lavoro_debole.orchestration import ingest_assets
@@ -149,6 +160,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
         return real_ingest(con, feed_name, *args, **kwargs)
 
     before_failure = {p.name: sha256(p) for p in data_dir.glob("*.duckdb")}
+    # Hidden entries the runs keep (DuckDB's spill folder): not left by the rotation.
+    hidden_before = {p.name for p in data_dir.iterdir() if p.name.startswith(".")}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment(data_dir, OLD_KEY, NEW_KEY).items():
             patch.setenv(name, value)
@@ -159,7 +172,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "rc": failed_rc,
         "calls": list(calls),
         "unchanged": {p.name: sha256(p) for p in data_dir.glob("*.duckdb")} == before_failure,
-        "leftovers": sorted(p.name for p in data_dir.iterdir() if p.name.startswith(".")),
+        "leftovers": sorted(
+            p.name
+            for p in data_dir.iterdir()
+            if p.name.startswith(".") and p.name not in hidden_before
+        ),
         "old_key": check_warehouse_file(warehouse, OLD_KEY.encode(), data_dir / "inbox"),
     }
 
@@ -199,21 +216,23 @@ def test_the_indicators_and_the_receipts_are_the_same_as_before(story):
 def test_every_pseudonym_is_new_and_none_of_the_old_is_left(story):
     data_dir = story["data_dir"]
     old_ids = story["old"]["pseudonyms"]
+    old_copy_ids = story["old"]["copy_pseudonyms"]
+    everywhere = [data_dir, analytics_dir(data_dir)]
     assert story["rotated"].returncode == 0
-    # The scan finds pseudonyms where they are: before, in the warehouse and the copy.
-    assert {Path(p).name for p in story["old"]["holding"]} == {
-        "warehouse.duckdb",
-        "analytics.duckdb",
-    }
+    # The scan finds pseudonyms where they are: before, the warehouse's in the warehouse,
+    # the copy's (re-keyed) in the copy.
+    assert {Path(p).name for p in story["old"]["holding"]} == {"warehouse.duckdb"}
+    assert {Path(p).name for p in story["old"]["copy_holding"]} == {"analytics.duckdb"}
     new_ids = pseudonyms(data_dir / "warehouse.duckdb")
+    new_copy_ids = pseudonyms(analytics_dir(data_dir) / "analytics.duckdb")
     assert len(new_ids) == len(old_ids) > 20
-    assert not new_ids & old_ids
-    assert holding(data_dir, old_ids) == {}
-    assert holding(DBT_PROJECT_DIR / "target", old_ids) == {}
-    assert {Path(p).name for p in holding(data_dir, new_ids)} == {
-        "warehouse.duckdb",
-        "analytics.duckdb",
-    }
+    assert len(new_copy_ids) == len(old_copy_ids) > 20
+    assert not new_ids & old_ids and not new_copy_ids & old_copy_ids
+    assert holding(everywhere, old_ids) == {}
+    assert holding(everywhere, old_copy_ids) == {}
+    assert holding([DBT_PROJECT_DIR / "target"], old_ids | old_copy_ids) == {}
+    assert {Path(p).name for p in holding(everywhere, new_ids)} == {"warehouse.duckdb"}
+    assert {Path(p).name for p in holding(everywhere, new_copy_ids)} == {"analytics.duckdb"}
     assert not (data_dir / "warehouse.duckdb.wal").exists()
     assert not (data_dir / STAGING_NAME).exists()
 

@@ -7,6 +7,7 @@ The manifest is prepared at install and CI time (``make install`` runs
 
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -89,7 +90,13 @@ def warehouse_models(
     args = ["build", "--vars", dbt_vars, "--log-path", str(log_dir), "--no-use-colors"]
     target = invocation_target(settings.data_dir, context.run.run_id)
     try:
-        yield from dbt.cli(args, context=context, target_path=target).stream()
+        invocation = dbt.cli(args, context=context, target_path=target)
+        # dagster-dbt copies the installation's partial_parse.msgpack with its mode (0644):
+        # everything in the data directory is the owner's only.
+        for path in [target, *target.rglob("*")] if target.is_dir() else []:
+            if not path.is_symlink():
+                path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o077)
+        yield from invocation.stream()
     finally:
         prune_invocations(settings.data_dir)
 

@@ -4,9 +4,10 @@
 -- touches, a yearly or cumulative one a single file whose reference date is on or after
 -- the period's end. A fixed-period file is the one whose reference date falls in its slot
 -- (month, quarter, half-year). Only slots ended by the cut-off date are owed, from the
--- first period any file covers on, and only within the sender's active dates. A file counts when it was loaded or was an unchanged
--- copy of a loaded one; a file refused as a whole does not. It is on time when it reached
--- the inbox at most `days_allowed` days after its slot's end.
+-- first period any file covers on, and only within the sender's active dates. A file
+-- counts when it was loaded or was an unchanged copy of a loaded one; a file refused as
+-- a whole does not. It is on time when it reached the inbox at most `days_allowed` days
+-- after its slot's end.
 with recursive periods as (
     select
         period,

@@ -313,7 +313,7 @@ def _warehouse_state(settings: Settings) -> tuple[int, int]:
 def run_everything(settings: Settings, verbose: bool = False) -> int:
     """Ingest, build and publish; last, the funder workbooks for the last quarter complete
     by the cut-off date. Returns the exit code."""
-    from lavoro_debole.orchestration.definitions import ALL_ASSETS, partitioned_assets
+    from lavoro_debole.orchestration.definitions import ALL_ASSETS, ALL_CHECKS, partitioned_assets
     from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 
     started = time.time()
@@ -323,7 +323,9 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     progress = Progress(out, verbose)
     report = RunReport()
     unpartitioned = [a for a in ALL_ASSETS if a not in partitioned_assets()]
-    progress.phase("Magazzino: file nuovi, modelli, indicatori", len(unpartitioned))
+    # Each asset is a step, and so is each check defined apart from its asset.
+    steps = len(unpartitioned) + len(ALL_CHECKS)
+    progress.phase("Magazzino: file nuovi, modelli, indicatori", steps)
     _execute(instance, unpartitioned, progress, report, verbose)
 
     quarters = complete_quarters(settings.cutoff)

@@ -325,25 +325,8 @@ def unchanged_since_release(
     for release in reversed(releases(con, profile, quarter)):
         if release.status not in ("approved", "sent"):
             continue
-        before = con.execute(
-            "select indicator_id, period, breakdown, category, shown, numerator, denominator,"
-            " suppressed from ops.release_cells where profile = ? and quarter = ?"
-            " and release_seq = ?",
-            [profile, quarter, release.release_seq],
-        ).df()
-        now = cells[[*KEY_COLUMNS, "shown", "numerator", "denominator", "suppressed"]]
-        if len(before) != len(now):
-            return None
-        merged = now.merge(before, on=list(KEY_COLUMNS), how="inner", suffixes=("", "_b"))
-        if len(merged) != len(now):
-            return None
-        same = (
-            _same(merged["shown"].to_numpy(), merged["shown_b"].to_numpy())
-            & _same(merged["numerator"].to_numpy(), merged["numerator_b"].to_numpy())
-            & _same(merged["denominator"].to_numpy(), merged["denominator_b"].to_numpy())
-            & (merged["suppressed"].to_numpy() == merged["suppressed_b"].to_numpy())
-        )
-        return release if bool(same.all()) else None
+        before = recorded_cells(con, profile, quarter, release.release_seq)
+        return None if differing_cells(before, cells) else release
     return None
 
 

@@ -36,14 +36,26 @@ pytestmark = pytest.mark.slow
 
 LAVORO = Path(sys.executable).parent / "lavoro"
 KEY = "fault-test-key-0123456789abcdef0123456789"
+VAULT_KEY = "faults-test-vault-key-0123456789abcdef012345"
 PERSONS = 20
 RUN_TIMEOUT_S = 420
 """A rerun that hangs on a stale slot fails the test instead of blocking CI."""
 OK = {0, 3}
 """0 completed; 3 completed with failed checks (the generated inbox plants bad rows)."""
 
-VOLATILE_COLUMNS = {"received_at", "sent_at", "ingested_at", "loaded_at", "created_at"}
+VOLATILE_COLUMNS = {
+    "received_at",
+    "sent_at",
+    "ingested_at",
+    "loaded_at",
+    "created_at",
+    "built_at",
+    "approved_at",
+}
 """Wall-clock times of the run itself, not of the data."""
+RELEASE_FILE_HASH = ("ops", "releases", "sha256")
+"""A release's workbook hash: the file carries the day it was built (its cells are
+compared below, without that day)."""
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -52,6 +64,7 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
         {
             "LAVORO_DATA_DIR": str(data_dir),
             "LAVORO_PSEUDONYM_KEY": KEY,
+            "LAVORO_VAULT_KEY": VAULT_KEY,
             "LAVORO_CUTOFF": "2025-12-31",
             "PATH": str(LAVORO.parent) + os.pathsep + env.get("PATH", "/usr/bin:/bin"),
         }
@@ -130,10 +143,16 @@ def _tables(warehouse: Path) -> dict[str, list[tuple]]:
                     "where table_schema = ? and table_name = ? order by ordinal_position",
                     [schema, table],
                 ).fetchall()
-                if c not in VOLATILE_COLUMNS
+                if c not in VOLATILE_COLUMNS and (schema, table, c) != RELEASE_FILE_HASH
             ]
             select = ", ".join(f'"{c}"' for c in columns)
-            rows = con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
+            rows = [
+                # paths inside the data directory, as relative paths (another directory)
+                tuple(
+                    v.replace(f"{warehouse.parent}/", "") if isinstance(v, str) else v for v in row
+                )
+                for row in con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
+            ]
             out[f"{schema}.{table}"] = sorted(rows, key=repr)
         return out
     finally:
@@ -177,7 +196,8 @@ def _assert_same_as_clean(data_dir: Path, clean: dict[str, object]) -> None:
         assert outputs["tables"][table] == rows, f"{table} differs from a clean run"
     assert outputs["exports"] == clean["exports"]
     assert outputs["feedback"] == clean["feedback"]
-    assert (data_dir / "analytics.duckdb").is_file()
+    # the analysts' copy, in its default folder beside the data directory
+    assert (data_dir.parent / f"{data_dir.name}-analisi" / "analytics.duckdb").is_file()
     assert _temp_files(data_dir) == []
 
 

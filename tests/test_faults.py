@@ -76,7 +76,7 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
 def _start(data_dir: Path, log: Path, **extra: str) -> subprocess.Popen:
     handle = log.open("ab")
     return subprocess.Popen(
-        [str(LAVORO), "run"],
+        [str(LAVORO), "run", "--verbose"],  # Dagster's own lines: the run is under way
         env=_env(data_dir, **extra),
         stdout=handle,
         stderr=subprocess.STDOUT,

@@ -60,14 +60,16 @@ def dbt_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def real_dbt() -> str:
-    """This environment's dbt: beside this Python (the venv's), else from PATH."""
+    """This environment's dbt, found as every tool of the project is (``tool_path``):
+    from PATH, which ``lavoro`` starts with its own environment's bin, else beside this
+    Python (a venv that is not activated)."""
+    found = shutil.which("dbt")
+    if found is not None:
+        return found
     beside = Path(sys.executable).parent / "dbt"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
-    found = shutil.which("dbt")
-    if found is None:
-        raise SystemExit("lavoro-dbt: dbt non trovato accanto a questo Python né nel PATH.")
-    return found
+    raise SystemExit("lavoro-dbt: dbt non trovato nel PATH né accanto a questo Python.")
 
 
 def main() -> None:

@@ -65,9 +65,13 @@ def feed_run_selection(feeds: list[str], asset_graph) -> list[dg.AssetKey]:
 def inbox_sensor(context: dg.SensorEvaluationContext):
     settings = load_settings()
     state = WatchState.from_json(json.loads(context.cursor) if context.cursor else None)
+    # A watcher that has announced nothing yet (the UI's first start) leaves out what the
+    # warehouse already processed; afterwards each new content is announced once.
+    first_start = not state.announced
     ready = look(settings.inbox_dir, list(FEEDS), state)
     try:
-        ready = not_yet_ingested(settings.warehouse_path, settings.inbox_dir, ready)
+        if first_start:
+            ready = not_yet_ingested(settings.warehouse_path, settings.inbox_dir, ready)
     except WarehouseBusy:
         # a run is writing: the cursor stays as it was, so the same files are ready again
         return dg.SensorResult(skip_reason="Il magazzino è in uso: riprovo al prossimo giro.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,6 +61,11 @@ _LEGACY_TEMP = re.compile(
 """The temporary names earlier versions used (tempfile's), in our output folders only."""
 
 
+_RELEASE_SCRATCH = re.compile(r"^\.\d+\.[a-z0-9_]{8}\.tmp$")
+"""The folder a release is built in (``exports.releases.release_folder``) before it takes
+its number's place: one left behind means its run was killed."""
+
+
 def _ours(path: Path) -> bool:
     return TEMP_MARK in path.name or bool(_LEGACY_TEMP.match(path.name))
 
@@ -72,10 +78,18 @@ def remove_stale_temps(folders: Iterable[Path], *, recursive: bool = True) -> li
     for folder in folders:
         if not folder.is_dir():
             continue
+        scratch: list[Path] = []
         for path in folder.rglob("*") if recursive else folder.iterdir():
-            if _ours(path) and path.is_file() and not path.is_symlink():
+            if path.is_symlink():
+                continue
+            if _ours(path) and path.is_file():
                 path.unlink(missing_ok=True)
                 removed.append(path)
+            elif recursive and path.is_dir() and _RELEASE_SCRATCH.match(path.name):
+                scratch.append(path)
+        for path in scratch:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     return removed
 
 

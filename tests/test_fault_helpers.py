@@ -112,6 +112,26 @@ def test_stale_temps_are_ours_only(tmp_path: Path):
     assert all(p.exists() for p in theirs)
 
 
+def test_a_killed_release_build_leaves_no_scratch_folder(tmp_path: Path):
+    """A candidate's build folder (``.<seq>.<random>.tmp``) is gone after the clean-up;
+    the releases themselves and the steward's own dot-folders stay."""
+    exports = tmp_path / "exports"
+    scratch = exports / "regione" / "2025-Q4" / ".2.ab12_xyz.tmp"
+    (scratch / "sub").mkdir(parents=True)
+    (scratch / "lavoro_debole_regione_2025-Q4.xlsx").write_bytes(b"x")
+    (scratch / "sub" / "f").write_bytes(b"x")
+    release = exports / "regione" / "2025-Q4" / "1"
+    release.mkdir()
+    (release / "lavoro_debole_regione_2025-Q4.xlsx").write_bytes(b"sent")
+    own = exports / ".steward.tmp"
+    own.mkdir()
+    removed = remove_stale_temps([exports])
+    assert removed == [scratch]
+    assert not scratch.exists()
+    assert (release / "lavoro_debole_regione_2025-Q4.xlsx").read_bytes() == b"sent"
+    assert own.is_dir()
+
+
 def test_disk_full_is_recognised_through_the_causes():
     inner = duckdb.IOException('Could not write file "x": No space left on device')
     outer = RuntimeError("wrapped")

@@ -181,8 +181,10 @@ def _write_data(ws: Worksheet, r: int, plan: ChartPlan) -> dict[str, int]:
         r += 1
         where[name] = r
         put(ws, r, 1, label, font=Font(color=_GREY))
+        # the marker row reads «c» (a chart label linked to its cells shows that too)
+        cell_fmt = f'"{HIDDEN_LABEL}"' if name == "hidden" else fmt
         for j, v in enumerate(values):
-            put(ws, r, 2 + j, v, number_format=fmt)
+            put(ws, r, 2 + j, v, number_format=cell_fmt)
     return where
 
 
@@ -237,6 +239,9 @@ def _chart(ws: Worksheet, plan: ChartPlan, where: dict[str, int]):
         if "year" in where:
             year = chart.series[names.index("year")]
             year.marker = Marker(symbol="diamond", size=9)
+            year.marker.graphicalProperties = GraphicalProperties(
+                solidFill=_BLUE, ln=LineProperties(solidFill=_BLUE)
+            )
             year.graphicalProperties = GraphicalProperties(ln=LineProperties(noFill=True))
             year.smooth = False
     if "hidden" in where:

@@ -56,21 +56,25 @@ class EmptyIndicator:
             text += " Lo renderebbe pubblicabile: " + "; ".join(helping) + "."
         if perhaps:
             text += " Forse: " + "; ".join(perhaps) + "."
-        if not helping and not perhaps:
-            text += " Neppure l'anno o gli ultimi quattro trimestri insieme basterebbero."
+        failing = [r.label for r in self.remedies if r.would_publish == NO]
+        if failing:
+            text += " Non basterebbe: " + "; ".join(failing) + "."
+        if not self.remedies:
+            text += " Nessun altro periodo lo renderebbe pubblicabile."
         return text
 
     def reader_text(self) -> str:
         """What the workbook says in the indicator's place (plain Italian, no figures)."""
         return (
             "Nessun dato pubblicabile in questa cartella per questo indicatore: in tutti i "
-            "periodi mostrati il totale riguarda troppe poche persone per essere pubblicato "
+            "periodi mostrati il totale riguarda troppo poche persone per essere pubblicato "
             "(«c») oppure non è calcolabile («–»)."
         )
 
 
-def _publishes(kind: str, quarter_additive: bool, rows: pd.DataFrame, k: int) -> str:
-    """Whether the quarters in ``rows`` taken together would pass the primary rule."""
+def _publishes(kind: str, quarter_additive: bool, rows: pd.DataFrame, k: int) -> str | None:
+    """Whether the quarters in ``rows`` taken together would pass the primary rule (None:
+    the quarters cannot be taken together, as a rate on the last day of a period)."""
     if rows.empty:
         return NO
     if kind == "company":
@@ -98,7 +102,7 @@ def _publishes(kind: str, quarter_additive: bool, rows: pd.DataFrame, k: int) ->
             return 1 <= x <= k - 1
 
         return NO if den < k or small(num) or small(den - num) else YES
-    return NO  # a rate of a stock (end of period) has no meaning over several quarters
+    return None  # a rate of a stock (end of period) has no meaning over several quarters
 
 
 def _quarters_back(quarter: str, n: int) -> list[str]:
@@ -146,25 +150,29 @@ def empty_indicators(
             remedies.append(
                 Remedy(f"l'anno {year} (opzione «year_to_date» del profilo)", YES if ok else NO)
             )
-        elif q < 4:
+        elif q > 1:  # (in the first quarter the year to date is the quarter)
             ytd = [f"{year}-Q{i}" for i in range(1, q + 1)]
             rows = frame[total & (ind == indicator) & np.isin(period, ytd)]
-            remedies.append(
-                Remedy(
-                    f"l'anno fino al {q}° trimestre {year} insieme (da T1 a T{q} {year})",
-                    _publishes(info.kind, info.quarter_additive, rows, k) if q > 1 else NO,
+            verdict = _publishes(info.kind, info.quarter_additive, rows, k)
+            if verdict is not None:
+                remedies.append(
+                    Remedy(
+                        f"l'anno fino al {q}° trimestre {year} insieme (da T1 a T{q} {year})",
+                        verdict,
+                    )
                 )
-            )
         if q < 4:  # at Q4 the last four quarters are the year
             last4 = _quarters_back(quarter, 4)
             rows = frame[total & (ind == indicator) & np.isin(period, last4)]
             first = last4[0].partition("-Q")[0]
-            remedies.append(
-                Remedy(
-                    f"gli ultimi quattro trimestri insieme (da T{last4[0][-1]} {first} "
-                    f"a T{q} {year})",
-                    _publishes(info.kind, info.quarter_additive, rows, k),
+            verdict = _publishes(info.kind, info.quarter_additive, rows, k)
+            if verdict is not None:
+                remedies.append(
+                    Remedy(
+                        f"gli ultimi quattro trimestri insieme (da T{last4[0][-1]} {first} "
+                        f"a T{q} {year})",
+                        verdict,
+                    )
                 )
-            )
         out.append(EmptyIndicator(indicator, info.name, tuple(periods), tuple(remedies)))
     return out

@@ -29,6 +29,10 @@ def print_margins(ws: Worksheet) -> None:
     m = ws.page_margins
     m.left = m.right = SIDE
     m.top, m.bottom, m.header, m.footer = TOP, BOTTOM, HEADER, FOOTER
+    # every row as tall as Excel draws it (LibreOffice would make them shorter), so the
+    # pages are the same in both and the row breaks below fall where they should
+    ws.sheet_format.defaultRowHeight = DEFAULT_ROW
+    ws.sheet_format.customHeight = True
 
 
 @dataclass

@@ -58,6 +58,7 @@ UNRELIABLE_MARK = " u"
 RELIABLE_DENOMINATOR = 20
 """Beside a value that an earlier release showed differently (as Eurostat's ``r``)."""
 
+FONT_NAME = "Calibri"
 FMT_COUNT = "#,##0"
 FMT_ONE_DECIMAL = "0.0"
 
@@ -68,9 +69,9 @@ _TOTAL_FILL = PatternFill("solid", fgColor="FAFAFA")
 _THIN = Side(style="thin", color="BFBFBF")
 _HEAD_BORDER = Border(bottom=Side(style="thin", color="7F7F7F"))
 _BLOCK_BORDER = Border(top=_THIN)
-_RIGHT = Alignment(horizontal="right", vertical="center")
+_RIGHT = Alignment(horizontal="right", vertical="bottom")
 _WRAP = Alignment(wrap_text=True, vertical="top")
-_INDENT_WRAP = Alignment(indent=1, wrap_text=True, vertical="center")
+_INDENT_WRAP = Alignment(indent=1, wrap_text=True, vertical="bottom")
 CATEGORY_CHARS = 30  # characters of a category label that fit in column B
 
 NOTE_LAST_COL = 10  # notes text spans columns A..J
@@ -194,6 +195,12 @@ def put(ws: Worksheet, row: int, col: int, value: object, **style: object) -> Ce
         cell.value = value
     else:
         cell.value = float(value) if isinstance(value, np.floating) else value
+    font = style.get("font")
+    if isinstance(font, Font) and font.name is None:
+        # a font without a name prints in the reader's default (a serif in LibreOffice)
+        style = style | {
+            "font": Font(name=FONT_NAME, sz=font.sz, b=font.b, i=font.i, color=font.color)
+        }
     for name, v in style.items():
         setattr(cell, name, v)
     return cell

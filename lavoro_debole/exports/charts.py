@@ -132,7 +132,7 @@ def _write_data(ws: Worksheet, r: int, plan: ChartPlan) -> dict[str, int]:
 
     info = indicator_info(plan.indicator)
     fmt = "0.0" if plan.is_rate else "#,##0"
-    put(ws, r, 1, f"{plan.indicator} · {info.name}", font=Font(bold=True), fill=_HEAD_FILL)
+    put(ws, r, 1, f"Grafico {plan.indicator}", font=Font(bold=True), fill=_HEAD_FILL)
     for j, pt in enumerate(plan.points):
         put(ws, r, 2 + j, period_label(pt.period), font=Font(bold=True), fill=_HEAD_FILL)
     where = {"head": r}

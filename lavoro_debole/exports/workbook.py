@@ -465,7 +465,9 @@ class _Writer:
                 r = self._rate_table(ws, r, ind)
             else:
                 r = self._count_table(ws, r, ind)
-        add_charts(ws, plans, r + 1)
+        end = add_charts(ws, plans, r + 1)
+        if plans:  # the charts' numbers: a small table, kept together like the others
+            self._block(ws, r + 1, end - 2, 3)
         self.layout.charts += len(plans)
         last_col = 2 + max(len(self.ctx.periods), 6)
         widths = {1: 26, 2: 30} | {c: 13 for c in range(3, last_col + 1)}

@@ -130,7 +130,6 @@ def _write_data(ws: Worksheet, r: int, plan: ChartPlan) -> dict[str, int]:
     """The chart's numbers from row ``r``: returns the row of each series (and 'head')."""
     from lavoro_debole.exports.workbook import period_label, put
 
-    info = indicator_info(plan.indicator)
     fmt = "0.0" if plan.is_rate else "#,##0"
     put(ws, r, 1, f"Grafico {plan.indicator}", font=Font(bold=True), fill=_HEAD_FILL)
     for j, pt in enumerate(plan.points):

@@ -78,6 +78,13 @@ NOTE_LAST_COL = 10  # notes text spans columns A..J
 NOTE_TEXT_CHARS = 150  # characters that fit across them
 
 
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter small ('Agevolazione L. 193/2000' ->
+    'agevolazione L. 193/2000', not 'l. 193/2000'); an acronym stays as it is."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() else label[:1].lower() + label[1:]
+
+
 def _lines(text: str, chars: int) -> int:
     """Lines a wrapped text needs in a column ``chars`` characters wide."""
     return max(1, -(-len(text) // max(chars, 1)))
@@ -527,7 +534,7 @@ class _Writer:
             ws,
             r,
             1,
-            "Fonti dei dati e completezza degli invii (Q1)",
+            "Fonti dei dati e completezza degli invii (indicatore Q1)",
             font=Font(bold=True, color=_BLUE, size=12),
         )
         r += 1
@@ -682,8 +689,8 @@ class _Writer:
             for bd in INDICATORS[ind].breakdowns if ind in INDICATORS else ():
                 if (ind, bd) in self.ctx.non_additive and bd in self.ctx.breakdowns:
                     lines.append(
-                        f"{INDICATORS[ind].name} ({ind}) per "
-                        f"{BREAKDOWN_LABELS.get(bd, bd).lower()}: la stessa persona o unità "
+                        f"{INDICATORS[ind].name} (indicatore {ind}) per "
+                        f"{_in_sentence(BREAKDOWN_LABELS.get(bd, bd))}: la stessa persona o unità "
                         "può rientrare in più categorie nello stesso periodo, perciò la somma "
                         "delle categorie può superare il totale."
                     )
@@ -694,7 +701,7 @@ class _Writer:
             if indicator_info(i).kind == "count" and not indicator_info(i).quarter_additive
         ]
         if yearly and persons:
-            names = ", ".join(f"{INDICATORS[i].name} ({i})" for i in persons)
+            names = ", ".join(f"{INDICATORS[i].name} (indicatore {i})" for i in persons)
             lines.append(
                 f"{names}: il dato dell'anno conta ogni persona una volta sola, anche se è "
                 "seguita in più trimestri; non è la somma dei trimestri."

@@ -293,3 +293,12 @@ def test_feed_ids_never_shown_on_the_sheets_a_reader_reads(small_export) -> None
         for line in ws.iter_rows():
             for c in line:
                 assert c.value not in ("provincia_co", "cfp"), (ws.title, c.coordinate)
+
+
+def test_indicator_ids_are_not_read_as_quarters(export) -> None:
+    wb = openpyxl.load_workbook(export.path)
+    text = [str(c.value) for ws in wb.worksheets for line in ws.iter_rows() for c in line]
+    assert "Fonti dei dati e completezza degli invii (indicatore Q1)" in text
+    notes = " ".join(str(c.value) for line in wb["Note"].iter_rows() for c in line if c.value)
+    assert "Persone seguite (indicatore A1)" in notes
+    assert not re.search(r"\([A-FQ]\d\)", " ".join(text))  # no bare "(Q1)", "(A1)"

@@ -768,6 +768,7 @@ class _Writer:
         ws.add_table(table)
         ws.freeze_panes = "A2"
         widths = {1: 8, 2: 40, 3: 12, 4: 26, 5: 30} | {c: 13 for c in range(6, 12)}
+        widths |= {9: 17, 10: 17}  # "IC 95% inferiore" / "superiore" fit their column
         _print_ready(ws, "1:1", widths)
         ws.page_setup.orientation = "landscape"
 
@@ -807,7 +808,7 @@ class _Writer:
                 indicator_info(rev.indicator_id).name,
                 period_label(rev.period),
                 BREAKDOWN_LABELS.get(rev.breakdown, rev.breakdown),
-                "Totale" if rev.category == TOTAL else rev.category,
+                category_label(rev.breakdown, rev.category),
                 rev.previous,
                 rev.current,
                 f"{rev.reason} (rispetto a: {rev.released})" if rev.reason else rev.released,

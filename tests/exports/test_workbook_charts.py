@@ -302,3 +302,14 @@ def test_indicator_ids_are_not_read_as_quarters(export) -> None:
     notes = " ".join(str(c.value) for line in wb["Note"].iter_rows() for c in line if c.value)
     assert "Persone seguite (indicatore A1)" in notes
     assert not re.search(r"\([A-FQ]\d\)", " ".join(text))  # no bare "(Q1)", "(A1)"
+
+
+def test_every_breakdown_has_an_italian_label_with_a_capital() -> None:
+    from lavoro_debole.exports.catalogue import BREAKDOWN_LABELS, INDICATORS
+
+    seed = Path(__file__).parents[2] / "dbt_project" / "seeds" / "indicator_categories.csv"
+    in_seed = set(pd.read_csv(seed, sep=";", dtype=str)["breakdown"])
+    used = {bd for info in INDICATORS.values() for bd in info.breakdowns}
+    for bd in in_seed | used | {"fonte", "fonte_mittente", "puntualita"}:
+        label = BREAKDOWN_LABELS.get(bd, "")
+        assert label[:1].isupper() and "_" not in label, bd

@@ -224,7 +224,7 @@ INDICATORS: dict[str, IndicatorInfo] = {
             "Q3",
             "Persone collegate tra fonti (%)",
             "rate",
-            "Tra le persone seguite (A1), quota presente in almeno un'altra fonte.",
+            "Tra le persone seguite (indicatore A1), quota presente in almeno un'altra fonte.",
         ),
     )
 }

@@ -22,6 +22,7 @@ import pandas as pd
 from lavoro_debole.exports.audit import AuditResult, audit_universe
 from lavoro_debole.exports.catalogue import TOTAL, non_additive_breakdowns
 from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
+from lavoro_debole.exports.empty import EmptyIndicator, empty_indicators
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
 from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
 from lavoro_debole.exports.releases import release_cells
@@ -59,6 +60,12 @@ class ExportResult:
     layout: WorkbookLayout
     #: every cell the workbook shows (``shown`` null where hidden), ``revised`` marked
     cells: pd.DataFrame | None = None
+    #: indicators with nothing publishable in the workbook's periods (told to the steward)
+    empty: tuple[EmptyIndicator, ...] = ()
+
+    def notices(self) -> list[str]:
+        """The steward's Italian lines about this workbook (no figures)."""
+        return [e.message() for e in self.empty]
 
     @property
     def cells_revised(self) -> int:
@@ -76,6 +83,7 @@ class ExportResult:
             "primary_suppressed": self.primary_suppressed,
             "complementary_suppressed": self.complementary_suppressed,
             "audit": self.audit.summary(),
+            "empty_indicators": [e.indicator_id for e in self.empty],
         }
 
 
@@ -214,6 +222,7 @@ def build_funder_export(
         raise AuditFailedError(f"profile {profile.name} {quarter}: {audit.summary()}")
 
     published = protection.published()[shown].reset_index(drop=True)
+    empty = empty_indicators(protection, shown, profile.indicators, quarter, periods)
     cells = release_cells(published, earlier if earlier is not None else pd.DataFrame())
     context = WorkbookContext(
         funder_title=profile.title,
@@ -226,6 +235,7 @@ def build_funder_export(
         breakdowns=profile.breakdowns,
         revisions=_revisions(cells, reasons),
         non_additive=frozenset(non_additive_breakdowns(frame)),
+        empty={e.indicator_id: e.reader_text() for e in empty},
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)
@@ -243,6 +253,7 @@ def build_funder_export(
         complementary_suppressed=int((hidden & ~protection.primary).sum()),
         layout=layout,
         cells=cells,
+        empty=tuple(empty),
     )
 
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.text import RichText, Text
 from openpyxl.chart.title import Title
 from openpyxl.drawing.text import (
@@ -45,6 +44,9 @@ from lavoro_debole.exports.catalogue import (
     group_of,
     indicator_info,
 )
+from lavoro_debole.exports.charts import CHART_ROWS, ChartPlan, add_charts, chart_plan
+from lavoro_debole.exports.layout import Blocks, keep_blocks_on_pages, print_margins
+from lavoro_debole.exports.names import category_label
 
 PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"
@@ -56,6 +58,7 @@ UNRELIABLE_MARK = " u"
 RELIABLE_DENOMINATOR = 20
 """Beside a value that an earlier release showed differently (as Eurostat's ``r``)."""
 
+FONT_NAME = "Calibri"
 FMT_COUNT = "#,##0"
 FMT_ONE_DECIMAL = "0.0"
 
@@ -66,11 +69,20 @@ _TOTAL_FILL = PatternFill("solid", fgColor="FAFAFA")
 _THIN = Side(style="thin", color="BFBFBF")
 _HEAD_BORDER = Border(bottom=Side(style="thin", color="7F7F7F"))
 _BLOCK_BORDER = Border(top=_THIN)
-_RIGHT = Alignment(horizontal="right", vertical="center")
+_RIGHT = Alignment(horizontal="right", vertical="bottom")
 _WRAP = Alignment(wrap_text=True, vertical="top")
+_INDENT_WRAP = Alignment(indent=1, wrap_text=True, vertical="bottom")
+CATEGORY_CHARS = 30  # characters of a category label that fit in column B
 
 NOTE_LAST_COL = 10  # notes text spans columns A..J
 NOTE_TEXT_CHARS = 150  # characters that fit across them
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter small ('Agevolazione L. 193/2000' ->
+    'agevolazione L. 193/2000', not 'l. 193/2000'); an acronym stays as it is."""
+    first = label.split(" ", 1)[0]
+    return label if first.isupper() else label[:1].lower() + label[1:]
 
 
 def _lines(text: str, chars: int) -> int:
@@ -98,6 +110,8 @@ class WorkbookContext:
     revisions: tuple[Revision, ...] = ()
     #: (indicator, breakdown) whose categories do not add up to the total in the data
     non_additive: frozenset[tuple[str, str]] = frozenset()
+    #: indicator -> what the workbook says in its place when nothing in it is publishable
+    empty: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,12 @@ def put(ws: Worksheet, row: int, col: int, value: object, **style: object) -> Ce
         cell.value = value
     else:
         cell.value = float(value) if isinstance(value, np.floating) else value
+    font = style.get("font")
+    if isinstance(font, Font) and font.name is None:
+        # a font without a name prints in the reader's default (a serif in LibreOffice)
+        style = style | {
+            "font": Font(name=FONT_NAME, sz=font.sz, b=font.b, i=font.i, color=font.color)
+        }
     for name, v in style.items():
         setattr(cell, name, v)
     return cell
@@ -202,8 +222,7 @@ def _print_ready(ws: Worksheet, title_rows: str | None, widths: dict[int, float]
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    print_margins(ws)
     if title_rows:
         ws.print_title_rows = title_rows
     ws.oddFooter.center.text = "&P / &N"
@@ -216,6 +235,7 @@ class _Writer:
         self.df = published
         self.ctx = context
         self.layout = WorkbookLayout(path=path)
+        self.blocks: dict[str, Blocks] = {}
         self.wb = Workbook()
         self.wb.properties.creator = "lavoro-debole"
         self.wb.properties.title = f"{PROGRAMME} – {context.quarter}"
@@ -318,6 +338,20 @@ class _Writer:
             put(ws, r, c, None, fill=_TITLE_FILL)
         put(ws, r, 1, text, font=Font(bold=True, size=11, color=_BLUE), fill=_TITLE_FILL)
 
+    def _empty_note(self, ws: Worksheet, r: int, indicator: str, width: int) -> int:
+        """The plain-words line under the title of an indicator with nothing to show."""
+        text = self.ctx.empty.get(indicator)
+        if not text:
+            return r
+        put(ws, r, 1, text, font=Font(italic=True, bold=True, color="9C0006"), alignment=_WRAP)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=max(width, 6))
+        ws.row_dimensions[r].height = 15 * _lines(text, 130)
+        return r + 1
+
+    def _block(self, ws: Worksheet, first: int, last: int, heading_rows: int) -> None:
+        """A table (title to last row) that should not be split across pages."""
+        self.blocks.setdefault(ws.title, Blocks()).add(first, last, heading_rows)
+
     def _header(self, ws: Worksheet, r: int, labels: Iterable[str], left: int = 2) -> None:
         for c, label in enumerate(labels, start=1):
             put(
@@ -338,9 +372,12 @@ class _Writer:
         periods = self.ctx.periods
         fmt = FMT_ONE_DECIMAL if info.kind == "median" else FMT_COUNT
         unit = " (giorni)" if info.kind == "median" else ""
+        first = r
         self._table_title(ws, r, f"{indicator} · {info.name}{unit}", 2 + len(periods))
-        self._header(ws, r + 1, ["Disaggregazione", "Categoria", *map(period_label, periods)])
-        r += 2
+        r = self._empty_note(ws, r + 1, indicator, 2 + len(periods))
+        self._header(ws, r, ["Disaggregazione", "Categoria", *map(period_label, periods)])
+        r += 1
+        heading = r - first
         bold = {"font": Font(bold=True)}
         put(ws, r, 1, "Totale", fill=_TOTAL_FILL, **bold)
         put(ws, r, 2, None, fill=_TOTAL_FILL)
@@ -359,20 +396,32 @@ class _Writer:
             for i, cat in enumerate(self._categories(indicator, bd)):
                 border = {"border": _BLOCK_BORDER} if i == 0 else {}
                 put(ws, r, 1, BREAKDOWN_LABELS.get(bd, bd) if i == 0 else None, **border)
-                put(ws, r, 2, cat, alignment=Alignment(indent=1), **border)
+                put(ws, r, 2, category_label(bd, cat), alignment=_INDENT_WRAP, **border)
                 for j, p in enumerate(periods):
                     self._figure(ws, r, 3 + j, (indicator, p, bd, cat), "value", fmt, border)
+                self._tall_enough(ws, r, category_label(bd, cat))
                 r += 1
+        self._block(ws, first, r - 1, heading + 1)
         return r + 1
+
+    @staticmethod
+    def _tall_enough(ws: Worksheet, r: int, label: str) -> None:
+        """A long category label (an ATECO section's name) wraps in column B."""
+        lines = _lines(label, CATEGORY_CHARS)
+        if lines > 1:
+            ws.row_dimensions[r].height = max(ws.row_dimensions[r].height or 15, 15 * lines)
 
     def _rate_table(self, ws: Worksheet, r: int, indicator: str) -> int:
         info = indicator_info(indicator)
         cols = ["%", "Numeratore", "Denominatore", "IC 95% inf.", "IC 95% sup."]
         flds = ["value", "numerator", "denominator", "ci_low", "ci_high"]
         fmts = [FMT_ONE_DECIMAL, FMT_COUNT, FMT_COUNT, FMT_ONE_DECIMAL, FMT_ONE_DECIMAL]
+        first = r
         self._table_title(ws, r, f"{indicator} · {info.name}", 3 + len(cols))
-        self._header(ws, r + 1, ["Disaggregazione", "Categoria", "Periodo", *cols], left=3)
-        r += 2
+        r = self._empty_note(ws, r + 1, indicator, 3 + len(cols))
+        self._header(ws, r, ["Disaggregazione", "Categoria", "Periodo", *cols], left=3)
+        r += 1
+        heading = r - first
         blocks = [(TOTAL, TOTAL)] + [
             (bd, cat)
             for bd in self._breakdowns(indicator)
@@ -388,80 +437,23 @@ class _Writer:
                     style["border"] = _BLOCK_BORDER
                 label = BREAKDOWN_LABELS.get(bd, bd) if (i == 0 and bd != last_bd) else None
                 put(ws, r, 1, label, font=Font(bold=bd == TOTAL), **style)
-                put(ws, r, 2, (cat if bd != TOTAL else None) if i == 0 else None, **style)
+                label2 = category_label(bd, cat) if (bd != TOTAL and i == 0) else None
+                put(ws, r, 2, label2, alignment=_INDENT_WRAP, **style)
+                if label2:
+                    self._tall_enough(ws, r, label2)
                 put(ws, r, 3, period_label(p), **style)
                 for j, (fld, fmt) in enumerate(zip(flds, fmts, strict=True)):
                     self._figure(ws, r, 4 + j, (indicator, p, bd, cat), fld, fmt, style)
                 r += 1
             last_bd = bd
+        self._block(ws, first, r - 1, heading + len(self.ctx.periods))
         return r + 1
 
     # -- charts ------------------------------------------------------------------
 
-    def _charts(self, ws: Worksheet, group: str, data_row: int) -> tuple[int, int]:
-        """Trend charts of the group's headline totals; data written below the tables.
-
-        Returns (rows the charts take at the top, next free row for data)."""
-        quarters = [p for p in self.ctx.periods if "-Q" in p]
-        heads = [h for h in HEADLINES.get(group, ()) if h in self.ctx.indicators]
-        if len(quarters) < 2 or not heads:
-            return 0, data_row
-        put(ws, data_row, 1, "Dati dei grafici", font=Font(bold=True, color=_BLUE))
-        put(
-            ws,
-            data_row + 1,
-            1,
-            "Totali per trimestre; una cella vuota è un dato riservato o non calcolabile.",
-            font=Font(size=9, color="595959"),
-        )
-        top = data_row + 2
-        put(ws, top, 1, "Indicatore", font=Font(bold=True), fill=_HEAD_FILL)
-        for j, p in enumerate(quarters):
-            put(
-                ws,
-                top,
-                2 + j,
-                period_label(p),
-                font=Font(bold=True),
-                fill=_HEAD_FILL,
-                alignment=_RIGHT,
-            )
-        anchor_cols = ["A", "E", "K"]
-        for n, ind in enumerate(heads):
-            info = indicator_info(ind)
-            rr = top + 1 + n
-            put(ws, rr, 1, f"{ind} · {info.name}")
-            for j, p in enumerate(quarters):
-                row = self.rows.get((ind, p, TOTAL, TOTAL))
-                value = None if row is None or row[9] or pd.isna(row[4]) else float(row[4])
-                fmt = FMT_ONE_DECIMAL if info.kind == "rate" else FMT_COUNT
-                put(ws, rr, 2 + j, value, number_format=fmt)
-            chart = BarChart() if info.kind == "rate" else LineChart()
-            chart.title = _chart_title(f"{ind} · {info.name}")
-            chart.style = 2
-            chart.height = 7
-            chart.width = 13
-            chart.legend = None
-            chart.display_blanks = "gap"
-            data = Reference(ws, min_col=2, max_col=1 + len(quarters), min_row=rr, max_row=rr)
-            cats = Reference(ws, min_col=2, max_col=1 + len(quarters), min_row=top, max_row=top)
-            chart.add_data(data, from_rows=True, titles_from_data=False)
-            chart.set_categories(cats)
-            chart.y_axis.title = "%" if info.kind == "rate" else "numero"
-            chart.y_axis.majorGridlines = None
-            chart.y_axis.delete = False
-            chart.x_axis.delete = False
-            if info.kind == "rate":
-                chart.y_axis.scaling.min = 0
-                chart.y_axis.scaling.max = 100
-            else:
-                chart.y_axis.scaling.min = 0
-                for s in chart.series:
-                    s.marker.symbol = "circle"
-                    s.smooth = False
-            ws.add_chart(chart, f"{anchor_cols[min(n, 2)]}5")
-            self.layout.charts += 1
-        return 15, top + 2 + len(heads)
+    def _chart_plan(self, group: str) -> list[ChartPlan]:
+        heads = tuple(h for h in HEADLINES.get(group, ()) if h in self.ctx.indicators)
+        return chart_plan(self.rows, self.ctx.periods, heads)
 
     # -- sheets ------------------------------------------------------------------
 
@@ -473,20 +465,22 @@ class _Writer:
         self.layout.sheets.append(ws.title)
         self._title_rows(ws, f"{group} · {GROUPS[group]}")
         # charts first (their data go at the bottom, filled in after the tables)
-        quarters = [p for p in self.ctx.periods if "-Q" in p]
-        has_charts = len(quarters) >= 2 and any(
-            h in self.ctx.indicators for h in HEADLINES.get(group, ())
-        )
-        r = 5 + (16 if has_charts else 0)
+        plans = self._chart_plan(group)
+        r = 5 + (CHART_ROWS if plans else 0)
         for ind in indicators:
             if indicator_info(ind).kind == "rate":
                 r = self._rate_table(ws, r, ind)
             else:
                 r = self._count_table(ws, r, ind)
-        self._charts(ws, group, r + 1)
-        widths = {1: 26, 2: 30} | {c: 13 for c in range(3, 3 + max(len(self.ctx.periods), 6))}
+        end = add_charts(ws, plans, r + 1)
+        if plans:  # the charts' numbers: a small table, kept together like the others
+            self._block(ws, r + 1, end - 2, 3)
+        self.layout.charts += len(plans)
+        last_col = 2 + max(len(self.ctx.periods), 6)
+        widths = {1: 26, 2: 30} | {c: 13 for c in range(3, last_col + 1)}
         _print_ready(ws, "1:3", widths)
         ws.freeze_panes = "C4"
+        keep_blocks_on_pages(ws, self.blocks.get(ws.title, Blocks()), 3, 4, last_col)
 
     def cover(self) -> None:
         ws = self.wb.active
@@ -540,7 +534,7 @@ class _Writer:
             ws,
             r,
             1,
-            "Fonti dei dati e completezza degli invii (Q1)",
+            "Fonti dei dati e completezza degli invii (indicatore Q1)",
             font=Font(bold=True, color=_BLUE, size=12),
         )
         r += 1
@@ -671,11 +665,13 @@ class _Writer:
             )
         )
         for title, lines in paragraphs:
+            first = r
             put(ws, r, 1, title, font=Font(bold=True, color=_BLUE, size=12))
             r += 1
             for line in lines:
                 self._wrapped(ws, r, 1, line, NOTE_TEXT_CHARS)
                 r += 1
+            self._block(ws, first, r - 1, 1)  # a heading stays with its text
             r += 1
         put(ws, r, 1, "Qualità dei dati", font=Font(bold=True, color=_BLUE, size=12))
         r += 2
@@ -683,6 +679,7 @@ class _Writer:
         r = self._rate_table(ws, r, "Q3")
         _print_ready(ws, "1:3", {1: 26, 2: 30} | {c: 13 for c in range(3, NOTE_LAST_COL + 1)})
         ws.freeze_panes = "A4"
+        keep_blocks_on_pages(ws, self.blocks.get(ws.title, Blocks()), 3, 4, NOTE_LAST_COL)
 
     def _non_additive_notes(self) -> list[str]:
         """One line per breakdown of this workbook whose categories do not add up (from
@@ -692,8 +689,8 @@ class _Writer:
             for bd in INDICATORS[ind].breakdowns if ind in INDICATORS else ():
                 if (ind, bd) in self.ctx.non_additive and bd in self.ctx.breakdowns:
                     lines.append(
-                        f"{INDICATORS[ind].name} ({ind}) per "
-                        f"{BREAKDOWN_LABELS.get(bd, bd).lower()}: la stessa persona o unità "
+                        f"{INDICATORS[ind].name} (indicatore {ind}) per "
+                        f"{_in_sentence(BREAKDOWN_LABELS.get(bd, bd))}: la stessa persona o unità "
                         "può rientrare in più categorie nello stesso periodo, perciò la somma "
                         "delle categorie può superare il totale."
                     )
@@ -704,7 +701,7 @@ class _Writer:
             if indicator_info(i).kind == "count" and not indicator_info(i).quarter_additive
         ]
         if yearly and persons:
-            names = ", ".join(f"{INDICATORS[i].name} ({i})" for i in persons)
+            names = ", ".join(f"{INDICATORS[i].name} (indicatore {i})" for i in persons)
             lines.append(
                 f"{names}: il dato dell'anno conta ogni persona una volta sola, anche se è "
                 "seguita in più trimestri; non è la somma dei trimestri."
@@ -771,6 +768,7 @@ class _Writer:
         ws.add_table(table)
         ws.freeze_panes = "A2"
         widths = {1: 8, 2: 40, 3: 12, 4: 26, 5: 30} | {c: 13 for c in range(6, 12)}
+        widths |= {9: 17, 10: 17}  # "IC 95% inferiore" / "superiore" fit their column
         _print_ready(ws, "1:1", widths)
         ws.page_setup.orientation = "landscape"
 
@@ -810,7 +808,7 @@ class _Writer:
                 indicator_info(rev.indicator_id).name,
                 period_label(rev.period),
                 BREAKDOWN_LABELS.get(rev.breakdown, rev.breakdown),
-                "Totale" if rev.category == TOTAL else rev.category,
+                category_label(rev.breakdown, rev.category),
                 rev.previous,
                 rev.current,
                 f"{rev.reason} (rispetto a: {rev.released})" if rev.reason else rev.released,

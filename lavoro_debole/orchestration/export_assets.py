@@ -117,6 +117,9 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                 ) from None
         release = outcome.release
         context.log.info(f"{profile.name} {quarter}: {outcome.message()}")
+        notices = outcome.export.notices() if outcome.export is not None else []
+        for notice in notices:  # an indicator the workbook shows with nothing in it
+            context.log.warning(f"{profile.name} {quarter}: {notice}")
         metadata: dict[str, object] = {
             "Rilascio": release.release_seq,
             "Stato": RELEASE_LABELS[release.status],
@@ -131,6 +134,9 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                 "Celle mostrate": outcome.export.cells_shown,
                 "Celle riservate (c)": outcome.export.cells_suppressed,
                 "Celle riviste (r)": outcome.export.cells_revised,
+                "Indicatori senza dati pubblicabili": (
+                    "\n".join(notices) if notices else "nessuno"
+                ),
                 "Da fare": (
                     "approvare il rilascio (job approva_rilascio con le etichette "
                     f"lavoro/trimestre={quarter} e lavoro/approvato_da=<nome>, oppure "

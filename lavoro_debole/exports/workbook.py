@@ -171,8 +171,8 @@ class WorkbookLayout:
     sheets: list[str] = field(default_factory=list)
     charts: int = 0
     #: the cover's headline figures and the sheet Obiettivi, by (indicator, period,
-    #: field): field 'value', 'ci_low', 'ci_high', 'change' or 'beyond' (the change to
-    #: that period), 'target', 'baseline', 'reached'
+    #: field): on the cover 'value', 'ci_low', 'ci_high', 'change' or 'beyond' (the
+    #: change to that period); in Obiettivi 'target', 'baseline', 'actual', 'reached'
     cover_cells: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
 
 
@@ -605,7 +605,15 @@ class _Writer:
     # -- the cover's headline figures and the sheet Obiettivi ---------------------
 
     def _cover_figure(
-        self, ws: Worksheet, r: int, c: int, fig: hl.Figure, ind: str, fld: str, fmt: str
+        self,
+        ws: Worksheet,
+        r: int,
+        c: int,
+        fig: hl.Figure,
+        ind: str,
+        fld: str,
+        fmt: str,
+        recorded_as: str | None = None,
     ) -> Cell:
         """A headline figure: the published cell's own value, or why it is not shown."""
         key = (ind, fig.period, TOTAL, TOTAL)
@@ -624,7 +632,7 @@ class _Writer:
                 if fmt == FMT_COUNT:
                     value = round(value)
                 cell = put(ws, r, c, value, number_format=f'{fmt}"{mark}"' if mark else fmt)
-        self.layout.cover_cells[(ind, fig.period, fld)] = (ws.title, cell.coordinate)
+        self.layout.cover_cells[(ind, fig.period, recorded_as or fld)] = (ws.title, cell.coordinate)
         return cell
 
     def _cover_change(
@@ -740,7 +748,7 @@ class _Writer:
                 put(ws, r, 5, period_label(t.baseline.period))
             c = put(ws, r, 6, t.target.value, number_format=fmt)
             self.layout.cover_cells[(ind, period, "target")] = (ws.title, c.coordinate)
-            self._cover_figure(ws, r, 7, t.actual, ind, "value", fmt)
+            self._cover_figure(ws, r, 7, t.actual, ind, "value", fmt, "actual")
             if t.reached is None:
                 c = put(ws, r, 8, _STATE_TEXT.get(t.state, NOT_COMPUTABLE), alignment=_RIGHT)
             else:

@@ -75,7 +75,7 @@ NOTE_LAST_COL = 10  # notes text spans columns A..J
 NOTE_TEXT_CHARS = 150  # characters that fit across them
 
 
-_HEADLINE_WIDTHS = {7: 12, 8: 11, 9: 12, 10: 12, 11: 11}
+_HEADLINE_WIDTHS = {7: 14, 8: 14, 9: 12, 10: 14, 11: 14}
 _FMT_CHANGE_COUNT = "+#,##0;-#,##0;0"
 _FMT_CHANGE_DAYS = "+0.0;-0.0;0.0"
 _FMT_PP = '+0.0" p.p.";-0.0" p.p.";0.0" p.p."'
@@ -84,7 +84,7 @@ _STATE_TEXT = {
     hl.NOT_COMPUTABLE: NOT_COMPUTABLE,
     hl.NOT_YET: NOT_YET,
     hl.MISSING: "n.d.",
-    NOT_DUE: "periodo non concluso",
+    NOT_DUE: "in corso",
 }
 TARGET_NOTES = (
     "% raggiunta: con una baseline, (valore raggiunto − baseline) / (obiettivo − baseline) "
@@ -92,8 +92,8 @@ TARGET_NOTES = (
     "baseline, valore raggiunto / obiettivo × 100. Per le percentuali obiettivo, valore e "
     "baseline sono in percentuale.",
     f"Se il valore raggiunto è riservato («{SUPPRESSED}») anche la % raggiunta lo è: si "
-    "calcola dal valore e lo rivelerebbe. «periodo non concluso»: il periodo "
-    "dell'obiettivo non è ancora terminato.",
+    "calcola dal valore e lo rivelerebbe. «in corso»: il periodo dell'obiettivo non è "
+    "ancora terminato.",
 )
 
 
@@ -601,6 +601,7 @@ class _Writer:
         ws.row_dimensions[r].height = 15 * _lines(note, 120)
         _print_ready(ws, None, {1: 30, 2: 42, 3: 12, 4: 12, 5: 16, 6: 22} | _HEADLINE_WIDTHS)
         ws.page_setup.orientation = "landscape" if self.ctx.headline else "portrait"
+        ws.page_setup.fitToHeight = 1  # the first page is one page: the answer at a glance
 
     # -- the cover's headline figures and the sheet Obiettivi ---------------------
 
@@ -684,12 +685,15 @@ class _Writer:
             "Oltre l'incertezza",
         ]
         self._header(ws, r, headers)
+        ws.row_dimensions[r].height = 30  # two lines: "Oltre l'incertezza"
         r += 1
         for h in figures:
             fmt = FMT_COUNT if h.kind in ("count", "company") else FMT_ONE_DECIMAL
-            unit = " (%)" if h.kind == "rate" else (" (giorni)" if h.kind == "median" else "")
+            unit = " (giorni)" if h.kind == "median" else ""
+            if h.kind == "rate" and "%" not in h.name:
+                unit = " (%)"
             put(ws, r, 1, h.indicator_id, font=Font(bold=True))
-            put(ws, r, 2, h.name + unit, alignment=_WRAP)
+            put(ws, r, 2, h.name + unit)
             self._cover_figure(ws, r, 3, h.current, h.indicator_id, "value", fmt)
             if h.kind == "rate":
                 self._cover_figure(ws, r, 4, h.current, h.indicator_id, "ci_low", FMT_ONE_DECIMAL)
@@ -726,13 +730,14 @@ class _Writer:
             "Codice",
             "Indicatore",
             "Periodo",
-            "Baseline",
-            "Periodo baseline",
             "Obiettivo",
             "Valore raggiunto",
             "% raggiunta",
+            "Baseline",
+            "Periodo della baseline",
         ]
         self._header(ws, r, headers, left=3)
+        ws.row_dimensions[r].height = 30
         r += 1
         rows = target_rows(hl.published_rows(self.df), ctx.targets, ctx.baselines, ctx.quarter)
         for t in rows:
@@ -740,27 +745,28 @@ class _Writer:
             kind = indicator_info(ind).kind
             fmt = FMT_COUNT if kind in ("count", "company") else FMT_ONE_DECIMAL
             put(ws, r, 1, ind, font=Font(bold=True))
-            put(ws, r, 2, indicator_info(ind).name, alignment=_WRAP)
+            put(ws, r, 2, indicator_info(ind).name)
             put(ws, r, 3, period_label(period))
-            if t.baseline is not None:
-                c = put(ws, r, 4, t.baseline.value, number_format=fmt)
-                self.layout.cover_cells[(ind, period, "baseline")] = (ws.title, c.coordinate)
-                put(ws, r, 5, period_label(t.baseline.period))
-            c = put(ws, r, 6, t.target.value, number_format=fmt)
+            c = put(ws, r, 4, t.target.value, number_format=fmt)
             self.layout.cover_cells[(ind, period, "target")] = (ws.title, c.coordinate)
-            self._cover_figure(ws, r, 7, t.actual, ind, "value", fmt, "actual")
+            self._cover_figure(ws, r, 5, t.actual, ind, "value", fmt, "actual")
             if t.reached is None:
-                c = put(ws, r, 8, _STATE_TEXT.get(t.state, NOT_COMPUTABLE), alignment=_RIGHT)
+                c = put(ws, r, 6, _STATE_TEXT.get(t.state, NOT_COMPUTABLE), alignment=_RIGHT)
             else:
-                c = put(ws, r, 8, t.reached, number_format='0.0"%"')
+                c = put(ws, r, 6, t.reached, number_format='0.0"%"')
             self.layout.cover_cells[(ind, period, "reached")] = (ws.title, c.coordinate)
+            if t.baseline is not None:
+                c = put(ws, r, 7, t.baseline.value, number_format=fmt)
+                self.layout.cover_cells[(ind, period, "baseline")] = (ws.title, c.coordinate)
+                put(ws, r, 8, period_label(t.baseline.period), alignment=_RIGHT)
             r += 1
         r += 1
         for line in TARGET_NOTES:
-            self._wrapped(ws, r, 1, line, 120)
+            put(ws, r, 1, line, alignment=_WRAP)
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(headers))
+            ws.row_dimensions[r].height = 15 * _lines(line, 110)
             r += 1
-        _print_ready(ws, f"{5}:{5}", {1: 8, 2: 40, 3: 12, 4: 12, 5: 14, 6: 12, 7: 14, 8: 12})
+        _print_ready(ws, "5:5", {1: 8, 2: 40, 3: 12, 4: 12, 5: 14, 6: 12, 7: 12, 8: 22})
         ws.page_setup.orientation = "landscape"
 
     def _sources(self) -> list[SourceRow]:

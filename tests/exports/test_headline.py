@@ -191,8 +191,8 @@ def test_targets_sheet_shows_target_baseline_actual_and_reached(export, protecti
         if ind in baselines:
             assert ws_target[where[(ind, period, "baseline")][1]].value == baselines[ind]
     b1 = wb["Obiettivi"][where[("B1", "2024", "actual")][1]].value
-    assert b1 == "periodo non concluso"
-    assert wb["Obiettivi"][where[("B1", "2024", "reached")][1]].value == "periodo non concluso"
+    assert b1 == "in corso"
+    assert wb["Obiettivi"][where[("B1", "2024", "reached")][1]].value == "in corso"
 
 
 def test_a_hidden_actual_or_end_never_shows_in_the_workbook(

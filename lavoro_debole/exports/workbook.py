@@ -947,8 +947,12 @@ class _Writer:
         shown = [
             key for key in self.rows if key[0] in self.ctx.indicators or key[0].startswith("Q")
         ]
-        order = {p: i for i, p in enumerate(self.ctx.periods)}
-        shown.sort(key=lambda k: (k[0], k[2] != TOTAL, k[2], order.get(k[1], 99), k[3]))
+
+        # in time order, years after their quarters (also the periods only the cover shows)
+        def order(p: str) -> tuple[int, int]:
+            return (int(p[:4]), int(p[-1])) if "-Q" in p else (int(p[:4]), 5)
+
+        shown.sort(key=lambda k: (k[0], k[2] != TOTAL, k[2], order(k[1]), k[3]))
         r = 1
         for key in shown:
             row = self.rows[key]

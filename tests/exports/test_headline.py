@@ -116,6 +116,10 @@ def test_every_cover_figure_equals_its_published_cell(export, protection) -> Non
                 assert got == int(cell.value), (ind, period)
             else:
                 assert got == pytest.approx(cell.value, abs=1e-9), (ind, period)
+        # the quarter's figures are the table's own cells
+        for fld in ("value", "ci_low", "ci_high") if kind == "rate" else ("value",):
+            sheet, coord = export.layout.cells[(ind, QUARTER, "totale", "totale", fld)]
+            assert cover[where[(ind, QUARTER, fld)][1]].value == wb[sheet][coord].value
         if kind == "rate":
             for fld in ("ci_low", "ci_high"):
                 got = cover[where[(ind, QUARTER, fld)][1]].value
@@ -164,7 +168,8 @@ def test_cover_cells_are_audited_and_released_as_shown(export, protection) -> No
     # the data sheet lists them too, as the cover shows them
     wb = openpyxl.load_workbook(export.path)
     rows = list(wb["Dati"].iter_rows(min_row=2, values_only=True))
-    assert any(r[0] == "D1" and r[2] == "T3 2023" and r[4] == "Totale" for r in rows)
+    d1 = [r[2] for r in rows if r[0] == "D1" and r[3] == "Totale"]
+    assert d1 == ["T3 2023", "T2 2024", "T3 2024"]  # in time order, the cover's periods too
 
 
 def test_targets_sheet_shows_target_baseline_actual_and_reached(export, protection) -> None:

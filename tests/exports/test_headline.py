@@ -372,3 +372,58 @@ def test_profile_headline_and_targets_parsed() -> None:
     full = _profile()
     assert full.targets[0] == Target("A1", "2023", 40.0)
     assert full.baselines[1] == Baseline("D3", "2022-Q4", 50.5)
+
+
+_COVER_TOTALS = [(ind, p) for ind in HEAD for p in (QUARTER, PREV, YEAR_AGO)] + [
+    ("A1", "2023"),
+    ("D3", "2023"),
+    ("F2", "2024-Q2"),
+]
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.sets(st.sampled_from(_COVER_TOTALS), min_size=1, max_size=6))
+def test_property_the_workbook_hides_what_the_pattern_hides(
+    mart, protection, tmp_path_factory, hide
+) -> None:
+    """Random extra suppression of the cover's totals: every hidden one shows 'c', and so
+    do its changes and % reached, in the workbook as reloaded."""
+    frame = protection.universe.frame
+    totals = frame["breakdown"].eq("totale").to_numpy()
+    mask = protection.suppressed.copy()
+    for ind, period in hide:
+        mask |= totals & (frame["indicator_id"].eq(ind) & frame["period"].eq(period)).to_numpy()
+    result = build_funder_export(
+        mart,
+        _profile(),
+        QUARTER,
+        CUTOFF,
+        tmp_path_factory.mktemp("pattern"),
+        generated_at=GENERATED,
+        protection=dataclasses.replace(protection, suppressed=mask),
+    )
+    wb = openpyxl.load_workbook(result.path)
+    where = result.layout.cover_cells
+    hidden = {
+        (i, p)
+        for i, p, s in zip(frame["indicator_id"], frame["period"], mask & totals, strict=True)
+        if s
+    } & set(_COVER_TOTALS)
+    assert set(hide) <= hidden
+
+    def at(key):
+        sheet, coord = where[key]
+        return wb[sheet][coord].value
+
+    for ind, period in hidden:
+        if period in (QUARTER, PREV, YEAR_AGO) and ind in HEAD:
+            assert at((ind, period, "value")) == "c"
+            changes = (PREV, YEAR_AGO) if period == QUARTER else (period,)
+            for against in changes:
+                assert at((ind, against, "change")) == "c"
+        if (ind, period, "reached") in where:
+            assert at((ind, period, "actual")) == "c" and at((ind, period, "reached")) == "c"

@@ -427,3 +427,19 @@ def test_property_the_workbook_hides_what_the_pattern_hides(
                 assert at((ind, against, "change")) == "c"
         if (ind, period, "reached") in where:
             assert at((ind, period, "actual")) == "c" and at((ind, period, "reached")) == "c"
+
+
+def test_the_shipped_demo_profile_carries_headline_and_targets() -> None:
+    from lavoro_debole.exports.profiles import PROFILES_DIR, load_profiles
+
+    profiles = load_profiles(PROFILES_DIR)
+    regione = profiles["regione_lombardia"]
+    assert regione.headline == DEFAULT_HEADLINE
+    assert [(t.indicator_id, t.period) for t in regione.targets] == [
+        ("A1", "2025"),
+        ("D1", "2025"),
+        ("D3", "2025-Q4"),
+    ]
+    assert {b.indicator_id for b in regione.baselines} == {"A1", "D3"}
+    # Cassa receives A, B and D only: the default list cut to what it receives
+    assert profiles["cassa_ammende"].headline == ("A1", "A2", "B1", "D1", "D3")

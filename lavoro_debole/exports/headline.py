@@ -52,9 +52,9 @@ NOTE_LINES = (
     "le percentuali). La variazione è la differenza tra i due valori come sono mostrati.",
     "Una variazione è mostrata solo se entrambi i valori sono pubblicati; se uno dei due "
     "è riservato anche la variazione è riservata («c»). «n.d.»: il periodo non è nei dati.",
-    "«Oltre l'incertezza» (solo percentuali): «sì» quando l'intervallo di confidenza al "
+    "«Oltre l'incertezza» (solo percentuali): «Sì» quando l'intervallo di confidenza al "
     "95% della differenza tra le due percentuali (metodo di Newcombe, costruito dai due "
-    "intervalli di Wilson mostrati) non contiene lo zero, «no» altrimenti. I due periodi "
+    "intervalli di Wilson mostrati) non contiene lo zero, «No» altrimenti. I due periodi "
     "riguardano in parte le stesse persone: il giudizio è indicativo.",
 )
 

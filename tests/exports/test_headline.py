@@ -443,3 +443,18 @@ def test_the_shipped_demo_profile_carries_headline_and_targets() -> None:
     assert {b.indicator_id for b in regione.baselines} == {"A1", "D3"}
     # Cassa receives A, B and D only: the default list cut to what it receives
     assert profiles["cassa_ammende"].headline == ("A1", "A2", "B1", "D1", "D3")
+
+
+def test_an_empty_headline_list_leaves_the_cover_without_figures(
+    mart, protection, tmp_path
+) -> None:
+    profile = _profile(in_evidenza=[], obiettivi=None, baseline=None)
+    assert profile.headline == ()
+    result = build_funder_export(
+        mart, profile, QUARTER, CUTOFF, tmp_path, generated_at=GENERATED, protection=protection
+    )
+    wb = openpyxl.load_workbook(result.path)
+    assert "Obiettivi" not in wb.sheetnames and not result.layout.cover_cells
+    texts = [c.value for row in wb["Copertina"].iter_rows() for c in row if c.value]
+    assert not any(str(t).startswith("In evidenza") for t in texts)
+    assert wb["Copertina"].page_setup.orientation == "portrait"

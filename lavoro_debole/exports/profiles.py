@@ -16,11 +16,24 @@ import yaml
 
 from lavoro_debole.exports.catalogue import BREAKDOWN_LABELS, INDICATORS, TOTAL
 from lavoro_debole.exports.disclosure import DEFAULT_K, MIN_K
+from lavoro_debole.exports.headline import headline_indicators
+from lavoro_debole.exports.targets import Baseline, Target, TargetError, parse_targets
 from lavoro_debole.settings import PROJECT_ROOT
 
 PROFILES_DIR = PROJECT_ROOT / "profiles"
 PERIOD_OPTIONS = ("quarter", "year_to_date", "previous_four_quarters")
-FIELDS = ("name", "title", "recipients", "indicators", "breakdowns", "periods", "k")
+FIELDS = (
+    "name",
+    "title",
+    "recipients",
+    "indicators",
+    "breakdowns",
+    "periods",
+    "k",
+    "in_evidenza",
+    "obiettivi",
+    "baseline",
+)
 _EMAIL = re.compile(
     r"^[^@\s<>,;\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
@@ -45,6 +58,11 @@ class FunderProfile:
     periods: tuple[str, ...]  # options from PERIOD_OPTIONS
     k: int = DEFAULT_K
     source: Path | None = None
+    #: the cover's headline indicators (``in_evidenza:``, else the default list), all
+    #: of them received by the profile
+    headline: tuple[str, ...] = ()
+    targets: tuple[Target, ...] = ()  # ``obiettivi:``
+    baselines: tuple[Baseline, ...] = ()  # ``baseline:``
 
     def period_columns(self, quarter: str) -> list[str]:
         """The periods shown for a reporting quarter, in time order (years after their
@@ -165,6 +183,38 @@ def profile_from_dict(data: object, source: str = "<profile>") -> FunderProfile:
     if k < MIN_K:
         raise _fail(source, "k", f"is {k}: the threshold may be raised but never set below {MIN_K}")
 
+    raw_head = data.get("in_evidenza")
+    if raw_head is None:
+        headline = headline_indicators(indicators, None)
+    else:
+        if isinstance(raw_head, str):
+            raw_head = [raw_head]
+        if not isinstance(raw_head, list) or not all(isinstance(v, str) for v in raw_head):
+            raise ProfileError(
+                f"{source}: campo 'in_evidenza': deve essere un elenco di codici (ad esempio "
+                "[A1, D3])"
+            )
+        headline = []
+        for i, ind in enumerate((v.strip() for v in raw_head), start=1):
+            if ind not in PUBLISHED_INDICATORS:
+                raise ProfileError(
+                    f"{source}: campo 'in_evidenza': voce {i}: indicatore '{ind}' sconosciuto "
+                    "(codici da A1 a F4)"
+                )
+            if ind not in indicators:
+                raise ProfileError(
+                    f"{source}: campo 'in_evidenza': voce {i}: l'indicatore {ind} non è tra "
+                    "quelli che il profilo riceve"
+                )
+            if ind not in headline:
+                headline.append(ind)
+    try:
+        targets, baselines = parse_targets(
+            data.get("obiettivi"), data.get("baseline"), source, indicators
+        )
+    except TargetError as exc:
+        raise ProfileError(str(exc)) from None
+
     return FunderProfile(
         name=name,
         title=title.strip(),
@@ -174,6 +224,9 @@ def profile_from_dict(data: object, source: str = "<profile>") -> FunderProfile:
         periods=tuple(dict.fromkeys(periods)),
         k=k,
         source=Path(source) if source.endswith((".yaml", ".yml")) else None,
+        headline=tuple(headline),
+        targets=targets,
+        baselines=baselines,
     )
 
 

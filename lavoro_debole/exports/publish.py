@@ -23,9 +23,11 @@ from lavoro_debole.exports.audit import AuditResult, audit_universe
 from lavoro_debole.exports.catalogue import TOTAL, non_additive_breakdowns
 from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
 from lavoro_debole.exports.empty import EmptyIndicator, empty_indicators
+from lavoro_debole.exports.headline import headline_keys
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
 from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
 from lavoro_debole.exports.releases import release_cells
+from lavoro_debole.exports.targets import target_keys
 from lavoro_debole.exports.workbook import (
     SUPPRESSED,
     Revision,
@@ -177,6 +179,22 @@ def workbook_selection(
     return in_periods & (figures | quality).to_numpy()
 
 
+def cover_selection(frame: pd.DataFrame, profile: FunderProfile, quarter: str) -> np.ndarray:
+    """True for each row of ``frame`` that the cover's headline figures or the sheet
+    Obiettivi show beyond the tables (the totals of the previous quarter, of the same
+    quarter a year before, of a target's period): the audit and the release count them
+    as shown too."""
+    keys = set(headline_keys(profile.headline, quarter)) | set(
+        target_keys(profile.targets, quarter)
+    )
+    if not keys:
+        return np.zeros(len(frame), dtype=bool)
+    cols = frame[list(KEY_COLUMNS)].astype(str)
+    return np.fromiter(
+        (tuple(r) in keys for r in cols.itertuples(index=False)), dtype=bool, count=len(frame)
+    )
+
+
 def build_funder_export(
     source: duckdb.DuckDBPyConnection | pd.DataFrame,
     profile: FunderProfile,
@@ -214,7 +232,7 @@ def build_funder_export(
     periods = profile.period_columns(quarter)
     if not (frame["period"] == quarter).any():
         raise DisclosureError(f"profile {profile.name}: {SOURCE_TABLE} has no rows for {quarter}")
-    shown = workbook_selection(frame, profile, periods)
+    shown = workbook_selection(frame, profile, periods) | cover_selection(frame, profile, quarter)
 
     # audit exactly what this workbook shows (rows it leaves out are unknown to its reader)
     audit = audit_universe(protection.universe, shown & ~protection.suppressed, profile.k)
@@ -236,6 +254,9 @@ def build_funder_export(
         revisions=_revisions(cells, reasons),
         non_additive=frozenset(non_additive_breakdowns(frame)),
         empty={e.indicator_id: e.reader_text() for e in empty},
+        headline=profile.headline,
+        targets=profile.targets,
+        baselines=profile.baselines,
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)
@@ -297,6 +318,7 @@ __all__ = [
     "AuditFailedError",
     "ExportResult",
     "build_funder_export",
+    "cover_selection",
     "protect_for",
     "publish_indicators",
     "read_indicator_values",

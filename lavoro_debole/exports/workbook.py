@@ -33,6 +33,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from lavoro_debole.exports import headline as hl
 from lavoro_debole.exports.atomic import atomic_write
 from lavoro_debole.exports.catalogue import (
     BREAKDOWN_LABELS,
@@ -47,6 +48,7 @@ from lavoro_debole.exports.catalogue import (
 from lavoro_debole.exports.charts import CHART_ROWS, ChartPlan, add_charts, chart_plan
 from lavoro_debole.exports.layout import Blocks, keep_blocks_on_pages, print_margins
 from lavoro_debole.exports.names import category_label
+from lavoro_debole.exports.targets import NOT_DUE, Baseline, Target, target_rows
 
 PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"
@@ -85,6 +87,28 @@ def _in_sentence(label: str) -> str:
     return label if first.isupper() else label[:1].lower() + label[1:]
 
 
+_HEADLINE_WIDTHS = {7: 14, 8: 14, 9: 12, 10: 14, 11: 14}
+_FMT_CHANGE_COUNT = "+#,##0;-#,##0;0"
+_FMT_CHANGE_DAYS = "+0.0;-0.0;0.0"
+_FMT_PP = '+0.0" p.p.";-0.0" p.p.";0.0" p.p."'
+_STATE_TEXT = {
+    hl.HIDDEN: SUPPRESSED,
+    hl.NOT_COMPUTABLE: NOT_COMPUTABLE,
+    hl.NOT_YET: NOT_YET,
+    hl.MISSING: "n.d.",
+    NOT_DUE: "in corso",
+}
+TARGET_NOTES = (
+    "% raggiunta: con una baseline, (valore raggiunto − baseline) / (obiettivo − baseline) "
+    "× 100, cioè la parte del percorso dalla baseline all'obiettivo già compiuta; senza "
+    "baseline, valore raggiunto / obiettivo × 100. Per le percentuali obiettivo, valore e "
+    "baseline sono in percentuale.",
+    f"Se il valore raggiunto è riservato («{SUPPRESSED}») anche la % raggiunta lo è: si "
+    "calcola dal valore e lo rivelerebbe. «in corso»: il periodo dell'obiettivo non è "
+    "ancora terminato.",
+)
+
+
 def _lines(text: str, chars: int) -> int:
     """Lines a wrapped text needs in a column ``chars`` characters wide."""
     return max(1, -(-len(text) // max(chars, 1)))
@@ -112,6 +136,11 @@ class WorkbookContext:
     non_additive: frozenset[tuple[str, str]] = frozenset()
     #: indicator -> what the workbook says in its place when nothing in it is publishable
     empty: dict[str, str] = field(default_factory=dict)
+    #: the cover's headline indicators (``lavoro_debole.exports.headline``)
+    headline: tuple[str, ...] = ()
+    #: the profile's targets and baselines (sheet Obiettivi)
+    targets: tuple[Target, ...] = ()
+    baselines: tuple[Baseline, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,10 @@ class WorkbookLayout:
     cells: CellMap = field(default_factory=dict)
     sheets: list[str] = field(default_factory=list)
     charts: int = 0
+    #: the cover's headline figures and the sheet Obiettivi, by (indicator, period,
+    #: field): on the cover 'value', 'ci_low', 'ci_high', 'change' or 'beyond' (the
+    #: change to that period); in Obiettivi 'target', 'baseline', 'actual', 'reached'
+    cover_cells: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def _chart_title(text: str) -> Title:
@@ -516,6 +549,7 @@ class _Writer:
             elif isinstance(value, str):
                 ws.row_dimensions[r].height = 15 * _lines(value, 70)
             r += 1
+        r = self._headline(ws, r + 1)
         r += 1
         put(ws, r, 1, "Contenuto", font=Font(bold=True, color=_BLUE, size=12))
         r += 1
@@ -559,8 +593,175 @@ class _Writer:
         put(ws, r, 1, note, alignment=_WRAP)
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=6)
         ws.row_dimensions[r].height = 15 * _lines(note, 120)
-        _print_ready(ws, None, {1: 30, 2: 42, 3: 12, 4: 12, 5: 16, 6: 22})
-        ws.page_setup.orientation = "portrait"
+        _print_ready(ws, None, {1: 30, 2: 42, 3: 12, 4: 12, 5: 16, 6: 22} | _HEADLINE_WIDTHS)
+        ws.page_setup.orientation = "landscape" if self.ctx.headline else "portrait"
+        ws.page_setup.fitToHeight = 1  # the first page is one page: the answer at a glance
+
+    # -- the cover's headline figures and the sheet Obiettivi ---------------------
+
+    def _cover_figure(
+        self,
+        ws: Worksheet,
+        r: int,
+        c: int,
+        fig: hl.Figure,
+        ind: str,
+        fld: str,
+        fmt: str,
+        recorded_as: str | None = None,
+    ) -> Cell:
+        """A headline figure: the published cell's own value, or why it is not shown."""
+        key = (ind, fig.period, TOTAL, TOTAL)
+        if fig.state != hl.SHOWN:
+            cell = put(ws, r, c, _STATE_TEXT[fig.state], alignment=_RIGHT)
+        else:
+            value = {"value": fig.value, "ci_low": fig.ci_low, "ci_high": fig.ci_high}[fld]
+            if value is None:
+                cell = put(ws, r, c, NOT_COMPUTABLE, alignment=_RIGHT)
+            else:
+                row = self.rows.get(key)
+                mark = REVISED_MARK if key in self.revised else ""
+                small = row is not None and pd.notna(row[6]) and 0 < row[6] < RELIABLE_DENOMINATOR
+                if fld == "value" and fmt != FMT_COUNT and small:
+                    mark += UNRELIABLE_MARK
+                if fmt == FMT_COUNT:
+                    value = round(value)
+                cell = put(ws, r, c, value, number_format=f'{fmt}"{mark}"' if mark else fmt)
+        self.layout.cover_cells[(ind, fig.period, recorded_as or fld)] = (ws.title, cell.coordinate)
+        return cell
+
+    def _cover_change(
+        self, ws: Worksheet, r: int, c: int, ch: hl.Change, ind: str, kind: str
+    ) -> None:
+        if ch.state != hl.SHOWN:
+            cell = put(ws, r, c, _STATE_TEXT[ch.state], alignment=_RIGHT)
+            beyond = None if kind != "rate" else _STATE_TEXT[ch.state]
+        else:
+            fmt = {"rate": _FMT_PP, "median": _FMT_CHANGE_DAYS}.get(kind, _FMT_CHANGE_COUNT)
+            value = int(ch.value) if kind in ("count", "company") else ch.value
+            cell = put(ws, r, c, value, number_format=fmt)
+            beyond = (
+                None
+                if kind != "rate"
+                else ("–" if ch.beyond_uncertainty is None else ch.beyond_uncertainty)
+            )
+        self.layout.cover_cells[(ind, ch.against, "change")] = (ws.title, cell.coordinate)
+        if beyond is not None:
+            bcell = put(ws, r, c + 1, beyond, alignment=Alignment(horizontal="center"))
+            self.layout.cover_cells[(ind, ch.against, "beyond")] = (ws.title, bcell.coordinate)
+
+    def _headline(self, ws: Worksheet, r: int) -> int:
+        """The quarter's headline figures and their changes; returns the next free row."""
+        ctx = self.ctx
+        if not ctx.headline:
+            return r
+        figures = hl.headlines(hl.published_rows(self.df), ctx.headline, ctx.quarter)
+        prev, year_ago = hl.comparison_periods(ctx.quarter)
+        put(
+            ws,
+            r,
+            1,
+            f"In evidenza: {quarter_title(ctx.quarter)}",
+            font=Font(bold=True, color=_BLUE, size=12),
+        )
+        r += 1
+        headers = [
+            "Codice",
+            "Indicatore",
+            period_label(ctx.quarter),
+            "IC 95% inf.",
+            "IC 95% sup.",
+            period_label(prev),
+            "Variazione",
+            "Oltre l'incertezza",
+            period_label(year_ago),
+            "Variazione",
+            "Oltre l'incertezza",
+        ]
+        self._header(ws, r, headers)
+        ws.row_dimensions[r].height = 30  # two lines: "Oltre l'incertezza"
+        r += 1
+        for h in figures:
+            fmt = FMT_COUNT if h.kind in ("count", "company") else FMT_ONE_DECIMAL
+            unit = " (giorni)" if h.kind == "median" else ""
+            if h.kind == "rate" and "%" not in h.name:
+                unit = " (%)"
+            put(ws, r, 1, h.indicator_id, font=Font(bold=True))
+            put(ws, r, 2, h.name + unit)
+            self._cover_figure(ws, r, 3, h.current, h.indicator_id, "value", fmt)
+            if h.kind == "rate":
+                self._cover_figure(ws, r, 4, h.current, h.indicator_id, "ci_low", FMT_ONE_DECIMAL)
+                self._cover_figure(ws, r, 5, h.current, h.indicator_id, "ci_high", FMT_ONE_DECIMAL)
+            self._cover_figure(ws, r, 6, h.previous_quarter, h.indicator_id, "value", fmt)
+            self._cover_change(ws, r, 7, h.change_quarter, h.indicator_id, h.kind)
+            self._cover_figure(ws, r, 9, h.previous_year, h.indicator_id, "value", fmt)
+            self._cover_change(ws, r, 10, h.change_year, h.indicator_id, h.kind)
+            r += 1
+        note = (
+            "Variazioni in numero per i conteggi e i giorni, in punti percentuali (p.p.) per "
+            f"le percentuali; «{SUPPRESSED}»: riservato (anche la variazione, se uno dei due "
+            "valori è riservato); «n.d.»: periodo non presente nei dati. "
+            "«Oltre l'incertezza»: vedi Note."
+        )
+        put(ws, r, 1, note, font=Font(size=9, color="595959"), alignment=_WRAP)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(headers))
+        ws.row_dimensions[r].height = 13 * _lines(note, 180)
+        if ctx.targets:
+            r += 1
+            put(ws, r, 1, "Obiettivi del finanziatore: foglio «Obiettivi».", font=Font(italic=True))
+        return r + 1
+
+    def targets_sheet(self) -> None:
+        """Target, baseline, actual and % reached; % reached hidden with the actual."""
+        ctx = self.ctx
+        if not ctx.targets:
+            return
+        ws = self.wb.create_sheet("Obiettivi", 1)
+        self.layout.sheets.insert(1, ws.title)
+        self._title_rows(ws, "Obiettivi")
+        r = 5
+        headers = [
+            "Codice",
+            "Indicatore",
+            "Periodo",
+            "Obiettivo",
+            "Valore raggiunto",
+            "% raggiunta",
+            "Baseline",
+            "Periodo della baseline",
+        ]
+        self._header(ws, r, headers, left=3)
+        ws.row_dimensions[r].height = 30
+        r += 1
+        rows = target_rows(hl.published_rows(self.df), ctx.targets, ctx.baselines, ctx.quarter)
+        for t in rows:
+            ind, period = t.target.indicator_id, t.target.period
+            kind = indicator_info(ind).kind
+            fmt = FMT_COUNT if kind in ("count", "company") else FMT_ONE_DECIMAL
+            put(ws, r, 1, ind, font=Font(bold=True))
+            put(ws, r, 2, indicator_info(ind).name)
+            put(ws, r, 3, period_label(period))
+            c = put(ws, r, 4, t.target.value, number_format=fmt)
+            self.layout.cover_cells[(ind, period, "target")] = (ws.title, c.coordinate)
+            self._cover_figure(ws, r, 5, t.actual, ind, "value", fmt, "actual")
+            if t.reached is None:
+                c = put(ws, r, 6, _STATE_TEXT.get(t.state, NOT_COMPUTABLE), alignment=_RIGHT)
+            else:
+                c = put(ws, r, 6, t.reached, number_format='0.0"%"')
+            self.layout.cover_cells[(ind, period, "reached")] = (ws.title, c.coordinate)
+            if t.baseline is not None:
+                c = put(ws, r, 7, t.baseline.value, number_format=fmt)
+                self.layout.cover_cells[(ind, period, "baseline")] = (ws.title, c.coordinate)
+                put(ws, r, 8, period_label(t.baseline.period), alignment=_RIGHT)
+            r += 1
+        r += 1
+        for line in TARGET_NOTES:
+            put(ws, r, 1, line, alignment=_WRAP)
+            ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=len(headers))
+            ws.row_dimensions[r].height = 15 * _lines(line, 110)
+            r += 1
+        _print_ready(ws, "5:5", {1: 8, 2: 40, 3: 12, 4: 12, 5: 14, 6: 12, 7: 12, 8: 22})
+        ws.page_setup.orientation = "landscape"
 
     def _sources(self) -> list[SourceRow]:
         """Q1 of the quarter, one row per expected sender, exactly as the mart has it."""
@@ -638,6 +839,11 @@ class _Writer:
                 ],
             ),
             ("Disaggregazioni che non si sommano al totale", self._non_additive_notes()),
+            *(
+                [("Indicatori in evidenza e variazioni", list(hl.NOTE_LINES))]
+                if self.ctx.headline
+                else []
+            ),
             (
                 "Percentuali e intervalli di confidenza",
                 [
@@ -738,8 +944,12 @@ class _Writer:
         shown = [
             key for key in self.rows if key[0] in self.ctx.indicators or key[0].startswith("Q")
         ]
-        order = {p: i for i, p in enumerate(self.ctx.periods)}
-        shown.sort(key=lambda k: (k[0], k[2] != TOTAL, k[2], order.get(k[1], 99), k[3]))
+
+        # in time order, years after their quarters (also the periods only the cover shows)
+        def order(p: str) -> tuple[int, int]:
+            return (int(p[:4]), int(p[-1])) if "-Q" in p else (int(p[:4]), 5)
+
+        shown.sort(key=lambda k: (k[0], k[2] != TOTAL, k[2], order(k[1]), k[3]))
         r = 1
         for key in shown:
             row = self.rows[key]
@@ -835,6 +1045,7 @@ def write_workbook(published: pd.DataFrame, context: WorkbookContext, path: Path
         raise ValueError("write_workbook needs the published table (with 'suppressed')")
     writer = _Writer(published, context, Path(path))
     writer.cover()
+    writer.targets_sheet()
     for group in GROUPS:
         writer.group_sheet(group)
     writer.notes()

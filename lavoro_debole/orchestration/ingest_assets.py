@@ -24,11 +24,9 @@ from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, 
 from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
-from lavoro_debole.settings import DBT_PROJECT_DIR
 
 INBOX_GROUP = "inbox"
 REFERENCE_FILE = "cooperative_sociali.csv"
-DEFAULT_SEED = DBT_PROJECT_DIR / "seeds" / "cooperative_sociali_default.csv"
 
 
 def max_rejected_share() -> float:

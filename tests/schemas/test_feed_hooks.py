@@ -59,3 +59,14 @@ def test_a_single_cooperative_names_itself_a_consortium_names_nobody() -> None:
     assert hook(single, senders) == {"cooperative": "La Rete Verde"}
     assert hook(arca, senders) == {}
     assert FEEDS["cooperative"].sender_column == "cooperative"
+
+
+def test_the_generator_writes_every_feed_and_entity_of_the_schemas() -> None:
+    """The synthetic room imports no schema (it plays the partners), so it lists the feeds
+    itself: a feed added to the schemas and not to the generator fails here."""
+    from lavoro_debole.synthetic import generate
+
+    assert set(generate.FEEDS) == set(FEEDS)
+    assert {
+        name: tuple(entity.table for entity in feed.entities) for name, feed in FEEDS.items()
+    } == generate.ENTITIES

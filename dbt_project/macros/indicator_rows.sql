@@ -5,7 +5,7 @@
     such a relation into long rows (indicator_id, period, breakdown, category, member_key,
     in_numerator): one row for the total and one per breakdown. count_members() and
     rate_members() then count distinct members per cell. Cells where no member falls are
-    added with 0 by int_indicator_scaffold / indicator_values. -#}
+    added with 0 by indicator_values. -#}
 
 {% macro member_rows(relation, indicator_id, member_key, breakdowns=[], in_numerator='null') -%}
     select

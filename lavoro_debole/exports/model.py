@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lavoro_debole.exports.catalogue import TOTAL, Kind, indicator_info
+from lavoro_debole.exports.catalogue import TOTAL, indicator_info
 
 KEY_COLUMNS = ("indicator_id", "period", "breakdown", "category")
 VALUE_COLUMNS = ("value", "numerator", "denominator", "ci_low", "ci_high")
@@ -44,15 +44,6 @@ Form = dict[int, float]
 
 class DisclosureError(ValueError):
     """The indicators cannot be protected as they are; the message names the cell."""
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A protected quantity of one cell: a count, a numerator, a rest or a denominator."""
-
-    row: int
-    name: str  # "value", "num", "rest", "den"
-    form: tuple[tuple[int, float], ...]
 
 
 @dataclass
@@ -276,7 +267,3 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def _where(df: pd.DataFrame, row: int) -> str:
     r = df.iloc[row]
     return f"{r['indicator_id']} {r['period']} {r['breakdown']}/{r['category']}"
-
-
-def kind_of(indicator_id: str) -> Kind:
-    return indicator_info(indicator_id).kind

@@ -18,14 +18,6 @@ import pandas as pd
 OMOCODIA_DIGITS = str.maketrans("LMNPQRSTUV", "0123456789")
 OMOCODIA_POSITIONS = (6, 7, 9, 10, 12, 13, 14)
 MONTH_LETTERS = "ABCDEHLMPRST"
-PERSON_COLUMNS = (
-    "person_id",
-    "person_sex",
-    "person_birth_yy",
-    "person_birth_month",
-    "person_birth_day",
-    "person_born_abroad",
-)
 
 
 def pseudonym(cf: str, key: bytes) -> str:

@@ -60,7 +60,7 @@ from lavoro_debole.ingest.values import (
     unusable_cells,
     visible_text,
 )
-from lavoro_debole.schemas import FEEDS, REASONS, Column, Entity, Feed, fold
+from lavoro_debole.schemas import FEEDS, REASONS, Column, ContextRefused, Entity, Feed, fold
 from lavoro_debole.schemas import normalise_cf as _normalise_cf
 from lavoro_debole.schemas import normalise_piva as _normalise_piva
 
@@ -827,7 +827,7 @@ class FileIngestor:
         titles = _title_texts(chosen[0].sheet.rows, chosen[0].header.row_index)
         coverage = coverage_from_title(titles) or coverage_from_name(Path(file_name).name)
         self._apply_coverage(outcome, coverage)
-        outcome.sender, context = self._sender_and_context(file_name, titles, chosen)
+        outcome.sender, context = self._sender_and_context(file_name, titles)
         outcome.sheets_read = visible_text(
             ", ".join(mask_personal(p.sheet.name or "(csv)") for p in chosen)
         )
@@ -859,10 +859,9 @@ class FileIngestor:
         outcome.coverage_start = coverage.start
         outcome.coverage_end = coverage.end
 
-    def _sender_and_context(
-        self, file_name: str, titles: list[str], chosen: list[_SheetRows]
-    ) -> tuple[str, dict[str, str]]:
-        """The file's sender from the senders' list, and the columns it fills.
+    def _sender_and_context(self, file_name: str, titles: list[str]) -> tuple[str, dict[str, str]]:
+        """The file's sender from the senders' list, and the columns it fills (the feed's
+        context hook, :attr:`~lavoro_debole.schemas.Feed.context`).
 
         Never from free text: a file whose name and title rows name no listed sender of
         its feed (or two) is refused, saying which list to extend.
@@ -873,19 +872,11 @@ class FileIngestor:
             raise FileRefused(str(refused)) from None
         self._sender = sender
         context: dict[str, str] = {}
-        if "district" in chosen[0].entity.context_columns:
-            if sender.district is None:
-                raise FileRefused(
-                    f"il mittente '{sender.display_name}' non ha un distretto nell'elenco dei "
-                    f"mittenti (reference/senders.csv, flusso '{self.feed.name}', colonna "
-                    "'district')"
-                )
-            context["district"] = sender.district
-        if "cooperative" in chosen[0].entity.context_columns:
-            members = [s for s in self.senders.of_feed(self.feed.name) if s.consortium]
-            if not any(m.consortium == sender.sender_id for m in members):
-                # A single cooperative: its own name wherever its file leaves the column out.
-                context["cooperative"] = sender.display_name
+        if self.feed.context is not None:
+            try:
+                context = dict(self.feed.context(sender, self.senders.of_feed(self.feed.name)))
+            except ContextRefused as refused:
+                raise FileRefused(str(refused)) from None
         return sender.display_name, context
 
     def _process_sheet(
@@ -976,8 +967,9 @@ class FileIngestor:
         is warned or rejected as the column's ``on_invalid`` says.
         """
         entity = part.entity
-        if "cooperative" in entity.context_columns and "cooperative" in raw.columns:
-            self._match_cooperatives(parsed, problems)
+        matched = self.feed.sender_column
+        if matched is not None and matched in entity.context_columns and matched in raw.columns:
+            self._match_cooperatives(parsed, matched, problems)
         columns = [
             col
             for col in entity.columns
@@ -1028,10 +1020,12 @@ class FileIngestor:
                 )
             )
 
-    def _match_cooperatives(self, parsed: pd.DataFrame, problems: list[Problem]) -> None:
+    def _match_cooperatives(
+        self, parsed: pd.DataFrame, column: str, problems: list[Problem]
+    ) -> None:
         """Each ``Cooperativa`` cell to the display name of a listed cooperative, or a problem."""
         assert self._sender is not None
-        values = parsed["cooperative"]
+        values = parsed[column]
         present = values[values.notna()]
         verdicts = {
             v: self.senders.cooperative_of_cell(str(v), self._sender)
@@ -1040,12 +1034,10 @@ class FileIngestor:
         for index, value in present.items():
             coop, reason = verdicts[value]
             if coop is None:
-                parsed.at[index, "cooperative"] = None
-                problems.append(
-                    Problem(int(index), "cooperative", "cooperative_unlisted", detail=reason)
-                )
+                parsed.at[index, column] = None
+                problems.append(Problem(int(index), column, "cooperative_unlisted", detail=reason))
             else:
-                parsed.at[index, "cooperative"] = coop.display_name
+                parsed.at[index, column] = coop.display_name
 
     def _reason(self, problem: Problem, entity: Entity, headers: dict[str, str]) -> str:
         reason = REASONS.get(problem.kind, problem.kind)

@@ -56,12 +56,6 @@ _READY = b"R"
 _START_TIMEOUT_S = 120.0  # the interpreter and the readers' imports, on a loaded machine
 
 
-class _WorkerDied(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 _ALLOWED_CLASSES = {("datetime", "date"): dt.date, ("datetime", "datetime"): dt.datetime}
 
 

@@ -24,21 +24,9 @@ from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, 
 from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
-from lavoro_debole.settings import DBT_PROJECT_DIR
 
 INBOX_GROUP = "inbox"
 REFERENCE_FILE = "cooperative_sociali.csv"
-DEFAULT_SEED = DBT_PROJECT_DIR / "seeds" / "cooperative_sociali_default.csv"
-
-FEED_LABELS = {
-    "provincia_co": "Comunicazioni obbligatorie (Provincia di Lodi, CPI)",
-    "provincia_tirocini": "Tirocini e borse lavoro (Provincia di Lodi)",
-    "servizi_sociali": "Prese in carico dei servizi sociali (3 distretti e Comune di Lodi)",
-    "cfp": "Corsi e iscritti del CFP Consortile",
-    "cooperative": "Inserimenti nelle cooperative sociali di tipo B",
-    "sportello": "Contatti dello sportello di ascolto",
-    "imprese": "Contatti con le imprese della rete",
-}
 
 
 def max_rejected_share() -> float:
@@ -173,7 +161,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
     keys = raw_asset_keys(feed)
     key = keys[0]
     description = (
-        f"{FEED_LABELS.get(feed.name, feed.description)}: legge i file nuovi della cartella "
+        f"{feed.label or feed.description}: legge i file nuovi della cartella "
         f"inbox/{feed.name}/, controlla ogni riga, pseudonimizza i codici fiscali e carica "
         "le righe valide"
     )

@@ -1,6 +1,7 @@
 """One module per feed: header variants, vocabularies, Pandera model. Imports nothing of ours.
 
-Adding a feed means adding a module here and listing its ``FEED`` below.
+Adding a feed means adding a module here and listing its ``FEED`` below (then its
+staging model and one line of the ``feeds`` var in dbt_project/dbt_project.yml).
 """
 
 from lavoro_debole.schemas import (
@@ -15,9 +16,12 @@ from lavoro_debole.schemas import (
 from lavoro_debole.schemas._base import (
     REASONS,
     Column,
+    ContextHook,
+    ContextRefused,
     DateOrder,
     Entity,
     Feed,
+    SenderLike,
     fold,
     is_valid_cf,
     is_valid_piva,
@@ -42,9 +46,12 @@ __all__ = [
     "FEEDS",
     "REASONS",
     "Column",
+    "ContextHook",
+    "ContextRefused",
     "DateOrder",
     "Entity",
     "Feed",
+    "SenderLike",
     "fold",
     "is_valid_cf",
     "is_valid_piva",

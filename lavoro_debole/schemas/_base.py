@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -253,11 +253,48 @@ class Entity:
         return build_pandera_schema(self)
 
 
+class SenderLike(Protocol):
+    """What a feed's context hook may read of a listed sender (``ingest.senders.Sender``).
+
+    Declared here so that a feed module states its rules without importing the ingest.
+    """
+
+    @property
+    def sender_id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def district(self) -> str | None: ...
+    @property
+    def consortium(self) -> str | None: ...
+
+
+class ContextRefused(Exception):
+    """A file whose sender cannot fill the feed's context columns; the message (Italian,
+    naming the senders' list to extend, never a cell value) is shown as the refusal."""
+
+
+ContextHook = Callable[[SenderLike, Sequence[SenderLike]], Mapping[str, str]]
+"""(the file's sender, every listed sender of the feed) -> values of context columns.
+
+The ingest calls it once per file, after finding the sender in the senders' list; a
+returned column fills that column wherever the file leaves it empty.
+"""
+
+
 @dataclass(frozen=True)
 class Feed:
     name: str
     entities: tuple[Entity, ...]
     description: str = ""
+    label: str = ""
+    """What the steward reads in the Dagster UI for the feed's asset (Italian)."""
+    context: ContextHook | None = None
+    """How a file's sender fills the columns no cell holds (the district of a case, the
+    cooperative of a single cooperative's file); None: nothing to fill."""
+    sender_column: str | None = None
+    """A column whose cells name senders of the list (a consortium file's cooperatives):
+    each cell must name a listed member this file's sender sends, else the row is rejected."""
 
 
 def _check(fn, key: str) -> pa.Check:

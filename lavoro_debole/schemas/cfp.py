@@ -72,4 +72,5 @@ FEED = Feed(
     name="cfp",
     entities=(COURSES, ENROLMENTS),
     description="Corsi e iscritti del CFP.",
+    label="Corsi e iscritti del CFP Consortile",
 )

@@ -5,7 +5,9 @@ both, and the consortium file's ``Cooperativa`` column, are matched against the
 senders' list (``lavoro_debole.ingest.senders``), never taken as free text.
 """
 
-from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed
+from collections.abc import Sequence
+
+from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed, SenderLike
 
 CONTRACT_TYPES = {
     "Indeterminato": ("Tempo indeterminato", "T. indeterminato", "TI"),
@@ -80,8 +82,23 @@ PLACEMENTS = Entity(
     context_columns=("cooperative",),
 )
 
+
+def cooperative_of_sender(sender: SenderLike, feed_senders: Sequence[SenderLike]) -> dict[str, str]:
+    """A single cooperative's file: its own name wherever the file leaves the column out.
+
+    A consortium's file (a sender that other listed cooperatives name as their
+    consortium) fills nothing: each row names its cooperative in the column.
+    """
+    if any(s.consortium == sender.sender_id for s in feed_senders if s.consortium):
+        return {}
+    return {"cooperative": sender.display_name}
+
+
 FEED = Feed(
     name="cooperative",
     entities=(PLACEMENTS,),
     description="Inserimenti lavorativi nelle cooperative sociali di tipo B.",
+    label="Inserimenti nelle cooperative sociali di tipo B",
+    context=cooperative_of_sender,
+    sender_column="cooperative",
 )

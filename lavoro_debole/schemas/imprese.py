@@ -87,4 +87,5 @@ FEED = Feed(
     name="imprese",
     entities=(CONTACTS,),
     description="Registro dei contatti con le imprese.",
+    label="Contatti con le imprese della rete",
 )

@@ -109,4 +109,5 @@ FEED = Feed(
     name="provincia_co",
     entities=(EVENTS,),
     description="Comunicazioni obbligatorie (UNILAV) dei lavoratori del programma.",
+    label="Comunicazioni obbligatorie (Provincia di Lodi, CPI)",
 )

@@ -53,4 +53,5 @@ FEED = Feed(
     name="provincia_tirocini",
     entities=(INTERNSHIPS,),
     description="Tirocini e borse lavoro.",
+    label="Tirocini e borse lavoro (Provincia di Lodi)",
 )

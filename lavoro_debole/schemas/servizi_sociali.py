@@ -7,7 +7,16 @@ from the file name or the title row, matched against the senders' list
 
 from __future__ import annotations
 
-from lavoro_debole.schemas._base import Column, DateOrder, Entity, Feed
+from collections.abc import Sequence
+
+from lavoro_debole.schemas._base import (
+    Column,
+    ContextRefused,
+    DateOrder,
+    Entity,
+    Feed,
+    SenderLike,
+)
 
 LEGAL_STATUS = {
     "Detenuto": ("Detenuta", "Detenuto/a", "In carcere"),
@@ -92,8 +101,21 @@ CASES = Entity(
     context_columns=("district",),
 )
 
+
+def district_of_sender(sender: SenderLike, feed_senders: Sequence[SenderLike]) -> dict[str, str]:
+    """A case's district is its sender's, from the senders' list (never from a cell)."""
+    if sender.district is None:
+        raise ContextRefused(
+            f"il mittente '{sender.display_name}' non ha un distretto nell'elenco dei "
+            "mittenti (reference/senders.csv, flusso 'servizi_sociali', colonna 'district')"
+        )
+    return {"district": sender.district}
+
+
 FEED = Feed(
     name="servizi_sociali",
     entities=(CASES,),
     description="Registri delle prese in carico dei servizi sociali.",
+    label="Prese in carico dei servizi sociali (3 distretti e Comune di Lodi)",
+    context=district_of_sender,
 )

@@ -43,4 +43,5 @@ FEED = Feed(
     name="sportello",
     entities=(CONTACTS,),
     description="Contatti dello sportello di ascolto extramoenia.",
+    label="Contatti dello sportello di ascolto",
 )

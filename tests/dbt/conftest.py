@@ -1,7 +1,7 @@
 """A small hand-made warehouse, built once per session with the real `dbt build`.
 
 The rows below are the fixture every test in this folder reads; the expected values in
-test_indicator_values.py were worked out by hand from them (see the comments there).
+test_dbt_indicator_values.py were worked out by hand from them (see the comments there).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from lavoro_debole.ingest.store import ensure_tables
+from lavoro_debole.schemas import FEEDS
+
 REPO = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).parent / "dbt"
-RAW_DDL = Path(__file__).with_name("raw_tables.sql")
 CUTOFF = "2025-06-30"
 
 # person_id -> (sex, birth_yy, birth_month, birth_day, born_abroad)
@@ -90,8 +92,14 @@ class Loader:
             self.con.execute(sql, lineage + values)
 
 
+def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw, reference and ops tables exactly as the ingest creates them, from the
+    schemas (no hand-written DDL to drift from them)."""
+    ensure_tables(con, [entity for feed in FEEDS.values() for entity in feed.entities])
+
+
 def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(RAW_DDL.read_text())
+    create_raw_tables(con)
     ld = Loader(con)
 
     cases = ("district", "citizenship", "legal_status", "case_opened_date", "case_closed_date")
@@ -539,8 +547,11 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
             ("cfp", "CFP Consortile", "semestrale", 45, None, None),
         ],
     )
+    # The files' log without the ingest's mandatory columns no model reads here (file name,
+    # row counts but the rejected, arrival order): neutral values are put in below.
+    con.execute("create temp table fixture_files as select * from ops.ingest_files limit 0")
     con.executemany(
-        "insert into ops.ingest_files (file_sha256, feed, sender, status, rows_rejected,"
+        "insert into fixture_files (file_sha256, feed, sender, status, rows_rejected,"
         " coverage_start, coverage_end, reference_date, received_at, file_modified_at)"
         " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -632,6 +643,12 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
                 "2024-11-15 09:00",
             ),
         ],
+    )
+    con.execute(
+        "insert into ops.ingest_files select * replace ("
+        " file_sha256 || '.xlsx' as file_name, 0 as rows_data, 0 as rows_loaded,"
+        " coalesce(rows_rejected, 0) as rows_rejected, 0 as rows_warned, 0 as rows_skipped,"
+        " 0 as received_seq) from fixture_files"
     )
 
 

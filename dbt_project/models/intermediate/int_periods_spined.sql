@@ -1,24 +1,16 @@
 -- Every calendar quarter and year from the first data to the data's cut-off date.
 -- "First data" is the earliest date on which any feed records an event: a case opened,
 -- a CO event, an internship start, a course start or an enrolment, a cooperative hire, a
--- desk contact, a company contact. Only complete periods are listed (last day on or
--- before the cut-off date); with no data at all, the spine starts at the cut-off's quarter.
+-- desk contact, a company contact (every `first_dates` of var('feeds'), dbt_project.yml).
+-- Only complete periods are listed (last day on or before the cut-off date); with no data
+-- at all, the spine starts at the cut-off's quarter.
 with recursive first_dates as (
-    select min(case_opened_date) as first_date from {{ ref('stg_servizi_sociali__cases') }}
-    union all
-    select min(event_date) from {{ ref('stg_provincia_co__events') }}
-    union all
-    select min(start_date) from {{ ref('stg_provincia_tirocini__internships') }}
-    union all
-    select min(start_date) from {{ ref('stg_cfp__courses') }}
-    union all
-    select min(enrolment_date) from {{ ref('stg_cfp__enrolments') }}
-    union all
-    select min(hire_date) from {{ ref('stg_cooperative__placements') }}
-    union all
-    select min(contact_date) from {{ ref('stg_sportello__contacts') }}
-    union all
-    select min(contact_date) from {{ ref('stg_imprese__contacts') }}
+    {%- for model, column in feed_first_dates() %}
+        select min({{ column }}) as first_date from {{ ref(model) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 bounds as (

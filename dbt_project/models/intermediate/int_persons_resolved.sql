@@ -1,14 +1,8 @@
 -- One row per person (valid CF pseudonym) met in any feed. Sex and birth fields come
 -- from the CF, so every feed carries the same values. The birth date here resolves the
 -- century at the data's cut-off date; age bands resolve it again at each period's last day.
-{%- set person_feeds = [
-    ('servizi_sociali', 'stg_servizi_sociali__cases'),
-    ('provincia_co', 'stg_provincia_co__events'),
-    ('provincia_tirocini', 'stg_provincia_tirocini__internships'),
-    ('cfp', 'stg_cfp__enrolments'),
-    ('cooperative', 'stg_cooperative__placements'),
-    ('sportello', 'stg_sportello__contacts'),
-] %}
+-- The feeds of persons come from var('feeds') (dbt_project.yml), one in_<feed> flag each.
+{%- set person_feeds = person_feeds() %}
 
 with person_rows as (
     {%- for feed, model in person_feeds %}

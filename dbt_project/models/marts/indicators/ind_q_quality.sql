@@ -9,7 +9,8 @@
 --   Q2: breakdown `fonte`, category `<feed>`; value = rows rejected in validation in the
 --       loaded files whose reference date (the date their name or title row states) falls
 --       in the period; the total sums the feeds. A file stating no date counts nowhere.
---   Q3: the persons of A1 found in at least one feed other than servizi_sociali (any date).
+--   Q3: the persons of A1 found in at least one feed other than servizi_sociali (any date):
+--       the feeds with `links: true` in var('feeds') (dbt_project.yml).
 with periods as (
     select * from {{ ref('int_periods_spined') }}
 ),
@@ -81,11 +82,9 @@ q3_wide as (
         followed.period,
         followed.person_id,
         (
-            persons.in_provincia_co
-            or persons.in_provincia_tirocini
-            or persons.in_cfp
-            or persons.in_cooperative
-            or persons.in_sportello
+            {%- for feed in linking_feeds() %}
+                {% if not loop.first %}or {% endif %}persons.in_{{ feed }}
+            {%- endfor %}
         ) as is_linked
     from {{ ref('int_persons_followed_by_period') }} as followed
     inner join {{ ref('int_persons_resolved') }} as persons

@@ -27,6 +27,7 @@ from lavoro_debole.exports.releases import (
     next_release_seq,
     record_candidate,
     release_folder,
+    released_snapshots,
     releases,
     unchanged_since_release,
 )
@@ -71,6 +72,8 @@ def build_candidate(
     built_at = generated_at or dt.datetime.now()
     seq = next_release_seq(con, profile.name, quarter)
     earlier = latest_released_cells(con, profile.name)
+    # every release a reader may hold, of any profile: the new one is protected with them
+    history = released_snapshots(con)
 
     def reasons(released_quarter: str, released_seq: int, received_seq: float) -> str:
         arrived = files_since(con, received_seq)
@@ -78,7 +81,17 @@ def build_candidate(
 
     try:
         export = _build_in_place(
-            con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons
+            con,
+            profile,
+            quarter,
+            cutoff,
+            exports_dir,
+            seq,
+            built_at,
+            protection,
+            earlier,
+            reasons,
+            history,
         )
     except _NothingNew as same:
         return CandidateOutcome(None, same.release, False)
@@ -93,12 +106,13 @@ def build_candidate(
         received_seq=inbox_state(con),
         built_at=built_at,
         cutoff=cutoff,
+        truth=export.truth,
     )
     return CandidateOutcome(export, release, True)
 
 
 def _build_in_place(
-    con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons
+    con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons, history
 ) -> ExportResult:
     """The workbook built in a scratch folder that becomes ``<quarter>/<seq>/`` only when
     it is new: an unchanged rebuild leaves nothing behind."""
@@ -113,6 +127,7 @@ def _build_in_place(
             protection=protection,
             earlier=earlier,
             reasons=reasons,
+            history=history,
         )
         assert export.cells is not None
         same = unchanged_since_release(con, profile.name, quarter, export.cells)

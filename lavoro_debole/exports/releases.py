@@ -373,6 +373,7 @@ def release_folder(exports_dir: Path, profile: str, quarter: str, seq: int) -> I
     the block ends without error (replacing a candidate's folder of the same number);
     on error nothing of it is left."""
     parent = exports_dir / profile / quarter
+    created = [p for p in (parent, parent.parent) if not p.exists()]
     parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{seq}.", suffix=".tmp", dir=parent))
     try:
@@ -384,6 +385,9 @@ def release_folder(exports_dir: Path, profile: str, quarter: str, seq: int) -> I
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
+        for folder in created:  # a refused build leaves no empty folder behind either
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def files_since(con: duckdb.DuckDBPyConnection, received_seq: int | float | None) -> str:

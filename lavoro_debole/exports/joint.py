@@ -571,3 +571,19 @@ def joint_failure(checks: Sequence[JointCheck], k: int) -> JointAuditFailedError
         f"con questa. La cartella non è stata scritta; tenere fuori le tabelle: "
         f"{tables_text(checks)}"
     )
+
+
+def audit_release(cells: pd.DataFrame, history: Sequence[Snapshot], k: int) -> JointAuditResult:
+    """The joint audit of a built release (its cells with the figures behind them and
+    ``suppressed``, as :class:`Snapshot` holds them) against ``history``: what approving
+    it would add to what readers hold."""
+    truth = _truth_frame(cells)
+    universe = Universe.from_frame(truth)
+    hidden = (
+        cells.assign(**{c: cells[c].astype(str) for c in KEY_COLUMNS})
+        .set_index(list(KEY_COLUMNS))["suppressed"]
+        .astype(bool)
+    )
+    keys = pd.MultiIndex.from_frame(universe.frame[list(KEY_COLUMNS)].astype(str))
+    visible = ~hidden.reindex(keys).fillna(True).to_numpy(dtype=bool)
+    return joint_audit(joint_universe(universe, history, k), visible, k)

@@ -14,6 +14,7 @@ import duckdb
 
 from lavoro_debole.exports.delivery import DeliveryResult, SmtpSettings, deliver_workbook
 from lavoro_debole.exports.disclosure import Protection
+from lavoro_debole.exports.joint import audit_release, tables_text
 from lavoro_debole.exports.profiles import FunderProfile
 from lavoro_debole.exports.publish import ExportResult, build_funder_export
 from lavoro_debole.exports.releases import (
@@ -156,8 +157,42 @@ def approve_and_send(
     Without SMTP settings the release stays ``approved`` and is mailed by a later
     approval run (``send_approved``) once the mail is configured.
     """
+    still_safe(con, profile, quarter)
     release = approve(con, profile.name, quarter, approver, now)
     return release, send_approved(con, profile, release, smtp, now=now)
+
+
+def still_safe(con: duckdb.DuckDBPyConnection, profile: FunderProfile, quarter: str) -> None:
+    """Refuse to approve a candidate that releases approved after it was built make unsafe.
+
+    A candidate was protected together with what had been released when it was built;
+    when another release (of any profile) has been approved since, the candidate is
+    audited again with it, and must be rebuilt when the two together would tell a small
+    figure or a small difference.
+    """
+    waiting = [r for r in releases(con, profile.name, quarter) if r.status == "candidate"]
+    if not waiting:
+        return  # approve() says there is nothing to approve
+    candidate = waiting[0]
+    history = released_snapshots(con)
+    if not any(s.approved_at is not None and s.approved_at > candidate.built_at for s in history):
+        return
+    own = [
+        s
+        for s in released_snapshots(con, statuses=("candidate",))
+        if (s.profile, s.quarter, s.release_seq)
+        == (candidate.profile, candidate.quarter, candidate.release_seq)
+    ]
+    if not own:  # pragma: no cover - a candidate always has its cells
+        return
+    result = audit_release(own[0].cells, history, profile.k)
+    if not result.passed:
+        raise ReleaseError(
+            f"{candidate.label}: dopo la sua costruzione sono stati approvati altri rilasci e "
+            "insieme a loro una cella riservata o una differenza sarebbe ricavabile "
+            f"(tabelle: {tables_text(result.failures)}); ricostruire il candidato "
+            "(lavoro run) prima di approvarlo"
+        )
 
 
 def send_approved(

@@ -24,8 +24,8 @@ from lavoro_debole.exports.joint import (
 from lavoro_debole.exports.model import KEY_COLUMNS, Universe
 from lavoro_debole.exports.profiles import profile_from_dict
 from lavoro_debole.exports.publish import AuditFailedError, build_funder_export
-from lavoro_debole.exports.release_flow import build_candidate
-from lavoro_debole.exports.releases import approve, record_candidate, releases
+from lavoro_debole.exports.release_flow import approve_and_send, build_candidate
+from lavoro_debole.exports.releases import ReleaseError, approve, record_candidate, releases
 
 K = 5
 CUTOFF = dt.date(2024, 12, 31)
@@ -254,3 +254,26 @@ def test_a_rebuild_on_unchanged_data_keeps_every_pattern(warehouse, tmp_path):
     for key in common:
         if key[:3] in unchanged_tables:
             assert bool(cells.loc[key, "suppressed"]) == bool(first.loc[key, "suppressed"]), key
+
+
+def test_a_candidate_made_unsafe_by_a_later_approval_is_not_approved(warehouse, tmp_path):
+    exports = tmp_path / "exports"
+    _set_sex(warehouse, "2024-Q2", 20, 12, 8)
+    build_candidate(warehouse, _profile(), "2024-Q3", CUTOFF, exports)
+    # while it waits, a late file adds 2 men and another funder's workbook is approved
+    _late_file(warehouse, "A1", "2024-Q2", "M", 2)
+    warehouse.execute("insert into ops.ingest_files values ('sportello', 'loaded', 2)")
+    build_candidate(warehouse, _profile("altro"), "2024-Q3", CUTOFF, exports)
+    approve_and_send(warehouse, _profile("altro"), "2024-Q3", "Maria Referente", None)
+    with pytest.raises(ReleaseError, match="ricostruire il candidato") as refused:
+        approve_and_send(warehouse, _profile(), "2024-Q3", "Maria Referente", None)
+    assert "A1 2024-Q2 per sesso" in str(refused.value)
+    assert [(r.profile, r.status) for r in releases(warehouse)] == [
+        ("altro", "approved"),
+        ("prova", "candidate"),
+    ]
+    # rebuilt on today's data, it is protected with the other funder's workbook
+    again = build_candidate(warehouse, _profile(), "2024-Q3", CUTOFF, exports)
+    assert again.export is not None and again.export.joint.passed
+    release, _ = approve_and_send(warehouse, _profile(), "2024-Q3", "Maria Referente", None)
+    assert release.status == "approved"

@@ -31,6 +31,10 @@ releases cannot change), the cheapest first; when no cell of the new release can
 protect a figure, :class:`JointAuditFailedError` names the tables to hold back
 (indicator, period, breakdown; never a value) and nothing is written.
 
+Every figure is judged with the new release's k (a stricter profile's earlier release
+does not raise it). A release recorded before ``ops.release_truth`` existed enters with
+its shown figures only (its hidden cells are not modelled).
+
 What a reader already could deduce from the earlier releases alone (before this
 feature existed, or between two old releases) cannot be repaired by the new one and is
 not counted against it: only figures the new release makes narrower fail.
@@ -212,11 +216,30 @@ def _stack(universes: list[Universe]) -> tuple[Universe, list[int], list[int]]:
     return stacked, row_offsets, var_offsets
 
 
-def joint_universe(current: Universe, history: Sequence[Snapshot], k: int) -> JointUniverse:
-    """The attacker's model of the new release (``current``) together with ``history``."""
+def joint_universe(
+    current: Universe,
+    history: Sequence[Snapshot],
+    k: int,
+    shown: np.ndarray | None = None,
+) -> JointUniverse:
+    """The attacker's model of the new release (``current``) together with ``history``.
+
+    With ``shown`` (the rows the new release shows), an earlier release that shows none
+    of the same cells is left out: nothing links it to the new one (what it alone tells
+    was audited when it left), and the model stays the size of the overlapping releases.
+    """
     index0 = current.index()
     fixed0 = np.zeros(len(current.frame), dtype=bool)
     versions: dict[bytes, list[Snapshot]] = {}
+    if shown is not None:
+        wanted = set(
+            map(tuple, current.frame.loc[np.asarray(shown, bool), list(KEY_COLUMNS)].to_numpy(str))
+        )
+        history = [
+            s
+            for s in history
+            if not wanted.isdisjoint(map(tuple, s.cells[list(KEY_COLUMNS)].to_numpy(str)))
+        ]
     for snap in history:
         truth = _truth_frame(snap.cells).sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
         rows0 = [index0.get(tuple(key)) for key in truth[list(KEY_COLUMNS)].to_numpy(str)]
@@ -455,7 +478,7 @@ def protect_jointly(
     where the tables did not change, then hidden further until the joint audit passes."""
     n = len(current.frame)
     shown = np.asarray(shown, dtype=bool)
-    ju = joint_universe(current, history, k)
+    ju = joint_universe(current, history, k, shown)
     frozen, pattern = frozen_pattern(current, shown, history, profile)
     hidden = np.where(frozen, pattern, np.asarray(base_suppressed, dtype=bool))
     start = hidden.copy()
@@ -586,4 +609,5 @@ def audit_release(cells: pd.DataFrame, history: Sequence[Snapshot], k: int) -> J
     )
     keys = pd.MultiIndex.from_frame(universe.frame[list(KEY_COLUMNS)].astype(str))
     visible = ~hidden.reindex(keys).fillna(True).to_numpy(dtype=bool)
-    return joint_audit(joint_universe(universe, history, k), visible, k)
+    shown = np.ones(len(universe.frame), dtype=bool)
+    return joint_audit(joint_universe(universe, history, k, shown), visible, k)

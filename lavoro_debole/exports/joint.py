@@ -3,8 +3,11 @@
 A funder keeps every workbook it receives, and funders talk: every cell of every
 release that left (or may leave) the warehouse -- status ``approved``, ``sent`` or
 ``superseded``, of any profile -- is known to a reader of the next one. A *candidate*
-does not count: it has not left, and it is audited again against everything released
-when it is approved (:func:`audit_candidate`).
+does not count: it has not left (and of two candidates of one quarter only the last is
+ever approved); instead a candidate is audited again when it is approved, against the
+releases approved since it was built (:func:`audit_release`,
+``release_flow.still_safe``). A superseded release counts whether or not it was mailed:
+a funder keeps what it got, and an approved release may have left by hand.
 
 Three rules (indicators.md, "Releases"; issue 12 §4):
 
@@ -35,9 +38,12 @@ Every figure is judged with the new release's k (a stricter profile's earlier re
 does not raise it). A release recorded before ``ops.release_truth`` existed enters with
 its shown figures only (its hidden cells are not modelled).
 
-What a reader already could deduce from the earlier releases alone (before this
-feature existed, or between two old releases) cannot be repaired by the new one and is
-not counted against it: only figures the new release makes narrower fail.
+What a reader already could deduce about a hidden cell from the earlier releases alone
+(before this feature existed, or between two old releases) cannot be repaired by the
+new one and is not counted against it. A difference between the new data and an
+earlier release that another release of the new data already shows (one built before
+this feature, or approved in a race) cannot be hidden by the new release: that is the
+case the export is refused for, naming the tables.
 """
 
 from __future__ import annotations

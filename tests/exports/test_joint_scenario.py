@@ -25,9 +25,11 @@ pytestmark = pytest.mark.slow
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAVORO = Path(sys.executable).parent / "lavoro"
 K = 5
-#: files that arrive only after the first release: the desk's contacts of August and
-#: September (late for 2025-Q3) and everything of the fourth quarter
+#: files that arrive only after the first release: the desk's contacts of May (late
+#: for 2025-Q2, which both quarters' workbooks show), of August and September (late for
+#: 2025-Q3) and everything of the fourth quarter
 LATE = (
+    "sportello/sportello_contatti_2025_05.csv",
     "sportello/sportello_contatti_2025_08.csv",
     "sportello/sportello_contatti_2025_09.csv",
     "sportello/sportello_contatti_2025_10.csv",
@@ -169,6 +171,14 @@ def test_two_quarters_are_safe_together(tmp_path: Path):
     assert len(changed) > 0
     findings = attack(views, "v2", K)
     differences = [f for f in findings if f.what == "differenza"]
-    assert differences, "the scenario has small differences to protect"
+    # small differences on cells the first releases showed: a per-release protection
+    # would show them again and let the two workbooks tell the late contacts apart
+    shown_before = {
+        tuple(r)
+        for view in views
+        if view.version == "v1"
+        for r in view.cells.loc[~view.cells["suppressed"], KEYS].to_numpy()
+    }
+    assert any(f.key in shown_before for f in differences)
     narrow = [(f.what, f.key, f.quantity) for f in findings if f.width < K - 1e-7]
     assert narrow == []

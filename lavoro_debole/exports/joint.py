@@ -392,14 +392,9 @@ def joint_audit(
             members = sorted({m for v in open_part for m in comps.members[comps.find(v)]})
             cache_key = ("joint", tuple(members), tuple(sorted(t.form.items())))
             if cache_key not in u.range_cache:
-                # published unknowns of the form count with their values
-                constant = sum(u.var_value[v] * c for v, c in t.form.items() if v not in open_part)
-                part = {v: c for v, c in t.form.items() if v in open_part}
-                # substituted unknowns are not members: their value is a constant too
-                part_hidden = {v: c for v, c in part.items() if v in set(members)}
-                constant += sum(u.var_value[v] * c for v, c in part.items() if v not in part_hidden)
-                lo, hi = _bounds(u, members, part_hidden)
-                u.range_cache[cache_key] = (lo + constant, hi + constant)
+                # published and substituted unknowns of the form count with their values
+                lo, hi = _bounds(u, members, open_part)
+                u.range_cache[cache_key] = (lo + known, hi + known)
             lo, hi = u.range_cache[cache_key]
         check = JointCheck(t.kind, *(str(x) for x in keys[t.row]), t.quantity, lo, hi, t.block_row)
         checks.append(check)

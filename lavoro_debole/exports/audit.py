@@ -32,6 +32,10 @@ from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError, Form, Univ
 TOLERANCE = 1e-7
 
 
+class AuditFailedError(DisclosureError):
+    """The workbook would let a reader narrow a protected figure below k: not written."""
+
+
 @dataclass(frozen=True)
 class AuditCell:
     """The attacker's range for one protected quantity of one hidden cell."""
@@ -268,6 +272,12 @@ class AttackerProgramme:
 
     def range_of(self, target: Form) -> tuple[float, float]:
         """Min and max of ``target`` over what the published cells allow."""
+        lo, hi = self.bounds_of(target)
+        return max(lo, 0.0), hi
+
+    def bounds_of(self, target: Form) -> tuple[float, float]:
+        """Min and max of ``target`` as solved (a difference of two releases may be
+        negative, so the minimum is not clipped at 0)."""
         if self.highs is None:
             # Hidden targets always have a positive true value; with nothing published
             # around them the feasible set is a cone through that point: [0, inf).
@@ -278,7 +288,7 @@ class AttackerProgramme:
         self.highs.changeColsCost(self.size, np.arange(self.size, dtype=np.int32), cost)
         lo = self._solve(highspy.ObjSense.kMinimize)
         hi = self._solve(highspy.ObjSense.kMaximize)
-        return max(lo, 0.0), hi
+        return lo, hi
 
 
 def _attacker_range(universe: Universe, members: list[int], target: Form) -> tuple[float, float]:

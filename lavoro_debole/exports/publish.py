@@ -8,10 +8,11 @@ workbook shows, and refuses to write when the audit fails.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,18 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from lavoro_debole.exports.audit import AuditResult, audit_universe
+from lavoro_debole.exports.audit import AuditFailedError, AuditResult, audit_universe
 from lavoro_debole.exports.catalogue import TOTAL, non_additive_breakdowns
-from lavoro_debole.exports.disclosure import DEFAULT_K, Protection, check_k, protect
+from lavoro_debole.exports.disclosure import (
+    DEFAULT_K,
+    Protection,
+    check_k,
+    protect,
+    published_frame,
+)
 from lavoro_debole.exports.empty import EmptyIndicator, empty_indicators
 from lavoro_debole.exports.headline import headline_keys
+from lavoro_debole.exports.joint import JointAuditResult, Snapshot, protect_jointly
 from lavoro_debole.exports.model import KEY_COLUMNS, DisclosureError
 from lavoro_debole.exports.profiles import FunderProfile, parse_quarter
 from lavoro_debole.exports.releases import release_cells
@@ -39,10 +47,6 @@ from lavoro_debole.exports.workbook import (
 SOURCE_TABLE = "marts.indicator_values"
 PUBLISHED_TABLE = "marts.indicator_published"
 QUALITY_INDICATORS = ("Q1", "Q2", "Q3")
-
-
-class AuditFailedError(DisclosureError):
-    """The workbook would let a reader narrow a protected figure below k: not written."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,11 @@ class ExportResult:
         """The steward's Italian lines about this workbook (no figures)."""
         return [e.message() for e in self.empty]
 
+    #: the figures behind those cells, hidden ones too (``ops.release_truth``)
+    truth: pd.DataFrame | None = None
+    #: the audit together with every earlier release (None: there was none)
+    joint: JointAuditResult | None = None
+
     @property
     def cells_revised(self) -> int:
         return 0 if self.cells is None else int(self.cells["revised"].sum())
@@ -86,6 +95,7 @@ class ExportResult:
             "complementary_suppressed": self.complementary_suppressed,
             "audit": self.audit.summary(),
             "empty_indicators": [e.indicator_id for e in self.empty],
+            **({} if self.joint is None else {"joint_audit": self.joint.summary()}),
         }
 
 
@@ -206,6 +216,7 @@ def build_funder_export(
     protection: Protection | None = None,
     earlier: pd.DataFrame | None = None,
     reasons: Callable[[str, int, float], str] | None = None,
+    history: Sequence[Snapshot] = (),
 ) -> ExportResult:
     """Build, audit and write one funder's workbook for one quarter.
 
@@ -219,6 +230,13 @@ def build_funder_export(
     already showed: cells shown differently are marked ``r`` and listed in the sheet
     Revisioni, with ``reasons(quarter, release_seq, received_seq)`` of the earlier
     release saying which files arrived since.
+
+    ``history`` (``releases.released_snapshots``) is every release a reader may already
+    hold, of any profile: the workbook's pattern is then frozen where its tables did not
+    change, hidden further where a difference between releases would tell too much, and
+    audited together with all of them (:mod:`lavoro_debole.exports.joint`); a
+    :class:`~lavoro_debole.exports.joint.JointAuditFailedError` names the tables to hold
+    back, and nothing is written.
     """
     parse_quarter(quarter)
     if protection is None:
@@ -233,14 +251,23 @@ def build_funder_export(
     if not (frame["period"] == quarter).any():
         raise DisclosureError(f"profile {profile.name}: {SOURCE_TABLE} has no rows for {quarter}")
     shown = workbook_selection(frame, profile, periods) | cover_selection(frame, profile, quarter)
+    suppressed = protection.suppressed
+    joint = None
+    if history:
+        jointly = protect_jointly(
+            protection.universe, suppressed, shown, history, profile.k, profile.name
+        )
+        suppressed, joint = jointly.suppressed, jointly.audit
 
     # audit exactly what this workbook shows (rows it leaves out are unknown to its reader)
-    audit = audit_universe(protection.universe, shown & ~protection.suppressed, profile.k)
+    audit = audit_universe(protection.universe, shown & ~suppressed, profile.k)
     if not audit.passed:
         raise AuditFailedError(f"profile {profile.name} {quarter}: {audit.summary()}")
 
-    published = protection.published()[shown].reset_index(drop=True)
-    empty = empty_indicators(protection, shown, profile.indicators, quarter, periods)
+    published = published_frame(frame, suppressed)[shown].reset_index(drop=True)
+    # what is empty is judged on the pattern that leaves, the series' protection included
+    final = dataclasses.replace(protection, suppressed=suppressed)
+    empty = empty_indicators(final, shown, profile.indicators, quarter, periods)
     cells = release_cells(published, earlier if earlier is not None else pd.DataFrame())
     context = WorkbookContext(
         funder_title=profile.title,
@@ -260,7 +287,7 @@ def build_funder_export(
     )
     path = Path(out_dir) / f"lavoro_debole_{profile.name}_{quarter}.xlsx"
     layout = write_workbook(published, context, path)
-    hidden = shown & protection.suppressed
+    hidden = shown & suppressed
     return ExportResult(
         profile=profile.name,
         quarter=quarter,
@@ -275,6 +302,10 @@ def build_funder_export(
         layout=layout,
         cells=cells,
         empty=tuple(empty),
+        truth=frame.loc[shown, [*KEY_COLUMNS, "value", "numerator", "denominator"]].reset_index(
+            drop=True
+        ),
+        joint=joint,
     )
 
 

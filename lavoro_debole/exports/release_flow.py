@@ -14,6 +14,7 @@ import duckdb
 
 from lavoro_debole.exports.delivery import DeliveryResult, SmtpSettings, deliver_workbook
 from lavoro_debole.exports.disclosure import Protection
+from lavoro_debole.exports.joint import audit_release, tables_text
 from lavoro_debole.exports.profiles import FunderProfile
 from lavoro_debole.exports.publish import ExportResult, build_funder_export
 from lavoro_debole.exports.releases import (
@@ -27,6 +28,7 @@ from lavoro_debole.exports.releases import (
     next_release_seq,
     record_candidate,
     release_folder,
+    released_snapshots,
     releases,
     unchanged_since_release,
 )
@@ -71,6 +73,8 @@ def build_candidate(
     built_at = generated_at or dt.datetime.now()
     seq = next_release_seq(con, profile.name, quarter)
     earlier = latest_released_cells(con, profile.name)
+    # every release a reader may hold, of any profile: the new one is protected with them
+    history = released_snapshots(con)
 
     def reasons(released_quarter: str, released_seq: int, received_seq: float) -> str:
         arrived = files_since(con, received_seq)
@@ -78,7 +82,17 @@ def build_candidate(
 
     try:
         export = _build_in_place(
-            con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons
+            con,
+            profile,
+            quarter,
+            cutoff,
+            exports_dir,
+            seq,
+            built_at,
+            protection,
+            earlier,
+            reasons,
+            history,
         )
     except _NothingNew as same:
         return CandidateOutcome(None, same.release, False)
@@ -93,12 +107,13 @@ def build_candidate(
         received_seq=inbox_state(con),
         built_at=built_at,
         cutoff=cutoff,
+        truth=export.truth,
     )
     return CandidateOutcome(export, release, True)
 
 
 def _build_in_place(
-    con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons
+    con, profile, quarter, cutoff, exports_dir, seq, built_at, protection, earlier, reasons, history
 ) -> ExportResult:
     """The workbook built in a scratch folder that becomes ``<quarter>/<seq>/`` only when
     it is new: an unchanged rebuild leaves nothing behind."""
@@ -113,6 +128,7 @@ def _build_in_place(
             protection=protection,
             earlier=earlier,
             reasons=reasons,
+            history=history,
         )
         assert export.cells is not None
         same = unchanged_since_release(con, profile.name, quarter, export.cells)
@@ -141,8 +157,42 @@ def approve_and_send(
     Without SMTP settings the release stays ``approved`` and is mailed by a later
     approval run (``send_approved``) once the mail is configured.
     """
+    still_safe(con, profile, quarter)
     release = approve(con, profile.name, quarter, approver, now)
     return release, send_approved(con, profile, release, smtp, now=now)
+
+
+def still_safe(con: duckdb.DuckDBPyConnection, profile: FunderProfile, quarter: str) -> None:
+    """Refuse to approve a candidate that releases approved after it was built make unsafe.
+
+    A candidate was protected together with what had been released when it was built;
+    when another release (of any profile) has been approved since, the candidate is
+    audited again with it, and must be rebuilt when the two together would tell a small
+    figure or a small difference.
+    """
+    waiting = [r for r in releases(con, profile.name, quarter) if r.status == "candidate"]
+    if not waiting:
+        return  # approve() says there is nothing to approve
+    candidate = waiting[0]
+    history = released_snapshots(con)
+    if not any(s.approved_at is not None and s.approved_at > candidate.built_at for s in history):
+        return
+    own = [
+        s
+        for s in released_snapshots(con, statuses=("candidate",))
+        if (s.profile, s.quarter, s.release_seq)
+        == (candidate.profile, candidate.quarter, candidate.release_seq)
+    ]
+    if not own:  # pragma: no cover - a candidate always has its cells
+        return
+    result = audit_release(own[0].cells, history, profile.k)
+    if not result.passed:
+        raise ReleaseError(
+            f"{candidate.label}: dopo la sua costruzione sono stati approvati altri rilasci e "
+            "insieme a loro una cella riservata o una differenza sarebbe ricavabile "
+            f"(tabelle: {tables_text(result.failures)}); ricostruire il candidato "
+            "(lavoro run) prima di approvarlo"
+        )
 
 
 def send_approved(

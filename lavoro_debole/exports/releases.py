@@ -66,6 +66,23 @@ create table if not exists ops.release_cells (
     revised boolean not null
 )
 """
+RELEASE_TRUTH_DDL = """
+create table if not exists ops.release_truth (
+    profile varchar not null,
+    quarter varchar not null,
+    release_seq integer not null,
+    indicator_id varchar not null,
+    period varchar not null,
+    breakdown varchar not null,
+    category varchar not null,
+    value double,
+    numerator double,
+    denominator double
+)
+"""
+"""The figures behind each cell a release showed (hidden ones too), as they stood when it
+was built: the joint disclosure control of a later release needs them (what the reader
+holds is in ``ops.release_cells``; this is what the attacker's unknowns were)."""
 RELEASED = ("approved", "sent", "superseded")
 """Statuses of a release that left, or may leave, the warehouse: what a reader may know."""
 VALUE_TOLERANCE = 1e-9
@@ -102,6 +119,7 @@ def ensure_release_tables(con: duckdb.DuckDBPyConnection) -> None:
     for migration in RELEASES_MIGRATIONS:
         con.execute(migration)
     con.execute(RELEASE_CELLS_DDL)
+    con.execute(RELEASE_TRUTH_DDL)
 
 
 def _has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
@@ -218,8 +236,11 @@ def record_candidate(
     received_seq: int,
     built_at: dt.datetime,
     cutoff: dt.date | None = None,
+    truth: pd.DataFrame | None = None,
 ) -> Release:
-    """Record a built workbook as the quarter's candidate, replacing a waiting candidate."""
+    """Record a built workbook as the quarter's candidate, replacing a waiting candidate.
+
+    ``truth`` holds the figures behind every cell shown (``ops.release_truth``)."""
     ensure_release_tables(con)
     current = {r.release_seq: r for r in releases(con, profile, quarter)}
     if release_seq in current and current[release_seq].status != "candidate":
@@ -230,12 +251,18 @@ def record_candidate(
     sha = hashlib.sha256(workbook.read_bytes()).hexdigest()
     rows = cells[[*KEY_COLUMNS, "shown", "numerator", "denominator", "suppressed", "revised"]]
     rows = rows.assign(profile=profile, quarter=quarter, release_seq=release_seq)
+    truth_rows = (
+        pd.DataFrame(columns=[*KEY_COLUMNS, "value", "numerator", "denominator"])
+        if truth is None
+        else truth[[*KEY_COLUMNS, "value", "numerator", "denominator"]]
+    ).assign(profile=profile, quarter=quarter, release_seq=release_seq)
     con.execute("begin transaction")
     try:
-        con.execute(
-            "delete from ops.release_cells where profile = ? and quarter = ? and release_seq = ?",
-            [profile, quarter, release_seq],
-        )
+        for table in ("release_cells", "release_truth"):
+            con.execute(
+                f"delete from ops.{table} where profile = ? and quarter = ? and release_seq = ?",
+                [profile, quarter, release_seq],
+            )
         con.execute(
             "delete from ops.releases where profile = ? and quarter = ? and release_seq = ?",
             [profile, quarter, release_seq],
@@ -261,6 +288,16 @@ def record_candidate(
             " period, breakdown, category, shown, numerator, denominator, suppressed, revised"
             " from rows"
         )
+        con.register("_lavoro_release_truth", truth_rows)
+        try:
+            con.execute(
+                "insert into ops.release_truth select profile, quarter, release_seq,"
+                " indicator_id, period, breakdown, category, cast(value as double),"
+                " cast(numerator as double), cast(denominator as double)"
+                " from _lavoro_release_truth"
+            )
+        finally:
+            con.unregister("_lavoro_release_truth")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -336,6 +373,7 @@ def release_folder(exports_dir: Path, profile: str, quarter: str, seq: int) -> I
     the block ends without error (replacing a candidate's folder of the same number);
     on error nothing of it is left."""
     parent = exports_dir / profile / quarter
+    created = [p for p in (parent, parent.parent) if not p.exists()]
     parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{seq}.", suffix=".tmp", dir=parent))
     try:
@@ -347,6 +385,9 @@ def release_folder(exports_dir: Path, profile: str, quarter: str, seq: int) -> I
     finally:
         if scratch.exists():
             shutil.rmtree(scratch, ignore_errors=True)
+        for folder in created:  # a refused build leaves no empty folder behind either
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def files_since(con: duckdb.DuckDBPyConnection, received_seq: int | float | None) -> str:
@@ -405,3 +446,68 @@ def files_up_to(con: duckdb.DuckDBPyConnection, received_seq: int) -> list[tuple
         " order by feed, file_name",
         [received_seq],
     ).fetchall()
+
+
+def released_snapshots(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    before: dt.datetime | None = None,
+    statuses: tuple[str, ...] = RELEASED,
+) -> list:
+    """Every release a reader may hold (approved, sent or superseded, of every profile),
+    each with the cells it showed and the figures behind them
+    (:class:`lavoro_debole.exports.joint.Snapshot`), oldest approval first.
+
+    ``before`` keeps only releases approved before that moment (a replay of a release
+    takes into account what had been released when it was built). A release recorded
+    before ``ops.release_truth`` existed gives its shown figures only: its hidden cells
+    are left out of the attacker's model.
+    """
+    from lavoro_debole.exports.joint import Snapshot
+
+    if not _has_ledger(con):
+        return []
+    has_truth = bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database()"
+            " and schema_name = 'ops' and table_name = 'release_truth'"
+        ).fetchone()[0]
+    )
+    truth_join = (
+        "left join ops.release_truth as t using (profile, quarter, release_seq, indicator_id,"
+        " period, breakdown, category)"
+        if has_truth
+        else ""
+    )
+    value = "t.value" if has_truth else "null"
+    numerator = "t.numerator" if has_truth else "null"
+    denominator = "t.denominator" if has_truth else "null"
+    out = []
+    for release in releases(con):
+        if release.status not in statuses:
+            continue
+        if before is not None and (release.approved_at is None or release.approved_at >= before):
+            continue
+        cells = con.execute(
+            f"""
+            select c.indicator_id, c.period, c.breakdown, c.category,
+                   coalesce({value}, case when c.suppressed then null else c.shown end) as value,
+                   coalesce({numerator}, c.numerator) as numerator,
+                   coalesce({denominator}, c.denominator) as denominator,
+                   c.suppressed
+            from ops.release_cells as c {truth_join}
+            where c.profile = ? and c.quarter = ? and c.release_seq = ?
+            """,
+            [release.profile, release.quarter, release.release_seq],
+        ).df()
+        out.append(
+            Snapshot(
+                profile=release.profile,
+                quarter=release.quarter,
+                release_seq=release.release_seq,
+                approved_at=release.approved_at,
+                cells=cells,
+            )
+        )
+    out.sort(key=lambda s: (s.approved_at or dt.datetime.min, s.profile, s.quarter))
+    return out

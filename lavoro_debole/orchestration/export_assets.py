@@ -10,6 +10,7 @@ import os
 import dagster as dg
 
 from lavoro_debole.exports.delivery import smtp_settings_from_env
+from lavoro_debole.exports.joint import JointAuditFailedError
 from lavoro_debole.exports.profiles import FunderProfile, load_profiles
 from lavoro_debole.exports.publish import AuditFailedError, publish_indicators
 from lavoro_debole.exports.release_flow import approve_and_send, build_candidate, send_approved
@@ -111,9 +112,11 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                         f"scritta né inviata. Segnalare al responsabile tecnico. ({failed})"
                     ),
                 )
+                # the joint audit names the tables to hold back (never a value)
+                hold_back = f" {failed}" if isinstance(failed, JointAuditFailedError) else ""
                 raise dg.Failure(
                     description=f"Verifica della riservatezza non superata per {profile.name} "
-                    f"{quarter}: cartella non scritta."
+                    f"{quarter}: cartella non scritta.{hold_back}"
                 ) from None
         release = outcome.release
         context.log.info(f"{profile.name} {quarter}: {outcome.message()}")

@@ -26,6 +26,7 @@ from lavoro_debole.exports.releases import (
     differing_cells,
     files_up_to,
     recorded_cells,
+    released_snapshots,
     releases,
 )
 from lavoro_debole.settings import Settings
@@ -64,6 +65,8 @@ def replay_release(
             )
         wanted = files_up_to(con, release.received_seq)
         recorded = recorded_cells(con, profile.name, quarter, release_seq)
+        # what had been released when it was built: its protection took them into account
+        history = released_snapshots(con, before=release.built_at)
     finally:
         con.close()
     missing = [
@@ -99,7 +102,7 @@ def replay_release(
     rebuilt_con = duckdb.connect(str(staged.warehouse_path), read_only=True)
     try:
         export = build_funder_export(
-            rebuilt_con, profile, quarter, release.cutoff, scratch / "exports"
+            rebuilt_con, profile, quarter, release.cutoff, scratch / "exports", history=history
         )
     finally:
         rebuilt_con.close()

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lavoro_debole.periods import Quarter
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DEFAULT_REFERENCE_DIR = PROJECT_ROOT / "reference"
@@ -32,8 +34,7 @@ class SettingsError(ValueError):
 
 def last_complete_quarter_end(today: dt.date) -> dt.date:
     """The last day of the last quarter that ended before ``today``."""
-    quarter_start_month = 3 * ((today.month - 1) // 3) + 1
-    return dt.date(today.year, quarter_start_month, 1) - dt.timedelta(days=1)
+    return Quarter.last_complete(today).end
 
 
 DEFAULT_DUCKDB_MEMORY = "3GB"

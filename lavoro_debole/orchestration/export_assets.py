@@ -14,8 +14,9 @@ from lavoro_debole.exports.profiles import FunderProfile, load_profiles
 from lavoro_debole.exports.publish import AuditFailedError, publish_indicators
 from lavoro_debole.exports.release_flow import approve_and_send, build_candidate, send_approved
 from lavoro_debole.exports.releases import ReleaseError, releases
-from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters, quarter_of
+from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from lavoro_debole.periods import Quarter
 
 EXPORTS_GROUP = "exports"
 INDICATOR_VALUES = dg.AssetKey(["marts", "indicator_values"])
@@ -190,8 +191,7 @@ def quarterly_exports(context: dg.ScheduleEvaluationContext):
 
 def previous_quarter(day: dt.date) -> str:
     """The quarter that ended before ``day``'s quarter began."""
-    start_of_quarter = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return quarter_of(start_of_quarter - dt.timedelta(days=1))
+    return str(Quarter.last_complete(day))
 
 
 @dg.op(

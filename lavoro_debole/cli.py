@@ -24,6 +24,7 @@ from lavoro_debole.settings import (
     Settings,
     SettingsError,
     load_settings,
+    settings_environment,
     tool_path,
 )
 
@@ -202,14 +203,7 @@ def _export_settings(settings: Settings) -> None:
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
-    os.environ["LAVORO_CUTOFF"] = settings.cutoff.isoformat()
-    if settings.pseudonym_key is not None:
-        os.environ["LAVORO_PSEUDONYM_KEY"] = settings.pseudonym_key.decode("utf-8")
-    if settings.vault_key is not None:
-        os.environ["LAVORO_VAULT_KEY"] = settings.vault_key.decode("utf-8")
-    if settings.analytics_dir is not None:
-        os.environ["LAVORO_ANALYTICS_DIR"] = str(settings.analytics_dir)
+    os.environ.update(settings_environment(settings))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -316,20 +310,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"Genero un'inbox sintetica di {args.persons} persone in {data_dir}...", flush=True)
     generate_inbox(data_dir, persons=args.persons, seed=args.seed, until=DEMO_UNTIL)
-    env = {
-        "LAVORO_DATA_DIR": str(data_dir),
-        "LAVORO_PSEUDONYM_KEY": key,
-        "LAVORO_VAULT_KEY": vault_key,
-        "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
-    }
-    if os.environ.get("LAVORO_ANALYTICS_DIR"):
-        env["LAVORO_ANALYTICS_DIR"] = os.environ["LAVORO_ANALYTICS_DIR"]
-    code = run_pipeline(load_settings(env))
+    code = run_pipeline(_demo_settings(data_dir, key, vault_key))
     if code == 3:
         # `make demo` must succeed: the synthetic inbox plants its wrong files on purpose.
         print("Demo: i controlli non superati sono voluti (l'inbox sintetica ha errori piantati).")
         return 0
     return code
+
+
+def _demo_settings(data_dir: Path, key: str, vault_key: str) -> Settings:
+    """The environment's settings for the demo's data directory and keys; its cut-off
+    unless LAVORO_CUTOFF is set."""
+    return load_settings(
+        defaults={"LAVORO_CUTOFF": DEMO_UNTIL.isoformat()},
+        overrides={
+            "LAVORO_DATA_DIR": str(data_dir),
+            "LAVORO_PSEUDONYM_KEY": key,
+            "LAVORO_VAULT_KEY": vault_key,
+        },
+    )
 
 
 def demo_key(data_dir: Path, file_name: str = DEMO_KEY_FILE) -> str | None:
@@ -347,15 +346,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         if key is None or vault_key is None:
             print("Nessuna demo trovata: eseguire prima `lavoro demo`.", file=sys.stderr)
             return 2
-        os.environ.update(
-            {
-                "LAVORO_DATA_DIR": str(data_dir),
-                "LAVORO_PSEUDONYM_KEY": key,
-                "LAVORO_VAULT_KEY": vault_key,
-                "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
-            }
-        )
-    settings = load_settings()
+        settings = _demo_settings(data_dir, key, vault_key)
+    else:
+        settings = load_settings()
     settings.require_key()
     _check_warehouse_key(settings)
     settings.require_vault_key()
@@ -376,7 +369,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
     """Approve a quarter's candidate release (one profile, or every one) and mail it once."""
     import getpass
 
-    from lavoro_debole.exports.delivery import smtp_settings_from_env
     from lavoro_debole.exports.profiles import load_profiles, parse_quarter
     from lavoro_debole.exports.release_flow import approve_and_send
     from lavoro_debole.exports.releases import ReleaseError
@@ -401,7 +393,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         print(f"lavoro: profilo sconosciuto {unknown[0]} ({', '.join(profiles)})", file=sys.stderr)
         return 2
     approver = args.da or getpass.getuser()
-    smtp = smtp_settings_from_env()
+    smtp = settings.smtp
     failed = 0
     if not settings.warehouse_path.is_file():
         print(f"lavoro: nessun magazzino in {settings.data_dir}: eseguire prima `lavoro run`.")

@@ -17,9 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from lavoro_debole.child_env import dbt_environment
+from lavoro_debole.dbt_manifest import prepare_manifest
 from lavoro_debole.settings import (
-    DBT_PROJECT_DIR,
     PROJECT_ROOT,
     Settings,
     SettingsError,
@@ -28,7 +27,6 @@ from lavoro_debole.settings import (
     tool_path,
 )
 
-MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_VAULT_KEY_FILE = "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt"
@@ -157,46 +155,6 @@ def _ran_out_of_disk(settings: Settings, since: float) -> bool:
     return False
 
 
-def dbt_manifest_is_stale() -> bool:
-    """True when the manifest is missing or older than any file of the dbt project."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    generated = {"target", "logs", "dbt_packages"}
-    return any(
-        path.is_file()
-        and not generated & set(path.relative_to(DBT_PROJECT_DIR).parts)
-        and path.stat().st_mtime > built
-        for path in DBT_PROJECT_DIR.rglob("*")
-    )
-
-
-def ensure_dbt_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or stale (``make install`` does it
-    too); a stale manifest would not know the models and tests dbt then runs."""
-    # The runs started from here need not parse it again (prepare_if_dev would, in
-    # every run's process under dagster dev).
-    os.environ[MANIFEST_READY] = "1"
-    if not dbt_manifest_is_stale():
-        return
-    print("Preparo il progetto dbt (dbt parse)...", flush=True)
-    subprocess.run(
-        [
-            tool_path("dbt"),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        cwd=PROJECT_ROOT,
-        env=dbt_environment(),  # dbt gets no key and no password (issue 10)
-    )
-
-
 def _export_settings(settings: Settings) -> None:
     """Make the resolved settings visible to Dagster and to dbt's subprocess, and this
     environment's tools (dbt, dagster) findable even when the venv is not activated."""
@@ -251,7 +209,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         if busy:
             print(busy, file=sys.stderr)
             return 1
-        ensure_dbt_manifest()
+        prepare_manifest()
         from lavoro_debole.orchestration.run import run_everything
 
         code = run_everything(settings, verbose=verbose)
@@ -355,7 +313,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _export_settings(settings)
     restrict_data_dir(settings)
     home = _prepare_instance(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     _add_quarters(settings)
     from lavoro_debole.orchestration.ui import supervise
 
@@ -437,7 +395,7 @@ def cmd_ruota_chiave(args: argparse.Namespace) -> int:
         )
     _check_warehouse_key(settings)  # before Dagster and dbt load; checked again under the lock
     _export_settings(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     from lavoro_debole.orchestration.rebuild import build_warehouse
 
     print(f"Ricostruisco il magazzino {settings.warehouse_path} con la nuova chiave...", flush=True)
@@ -516,7 +474,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     _check_warehouse_key(settings)
     _export_settings(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     from lavoro_debole.orchestration.replay import replay_release
 
     print(f"Ricostruisco {args.profilo} {args.trimestre} rilascio {args.rilascio}...", flush=True)

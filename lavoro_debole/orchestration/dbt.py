@@ -1,8 +1,8 @@
 """The dbt project as Dagster assets: one place that knows where the manifest is.
 
 The manifest is prepared one way, ``lavoro_debole.dbt_manifest.prepare_manifest`` (at
-install, by the command line before Dagster loads, and as the preparer of
-``dbt_project.py`` under ``dagster dev``); importing this module never parses dbt.
+install, by the command line before Dagster loads, and by ``dbt_project.py`` under
+``dagster dev``); importing this module never parses dbt.
 """
 
 import json

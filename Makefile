@@ -18,8 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 $(MANIFEST): $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv' | grep -v '/target/')
-	LAVORO_DATA_DIR=$${LAVORO_DATA_DIR:-data} $(BIN)/dagster-dbt project prepare-and-package \
-		--file lavoro_debole/orchestration/dbt_project.py
+	$(BIN)/python -m lavoro_debole.dbt_manifest --force
 
 install: $(STAMP) $(MANIFEST)
 

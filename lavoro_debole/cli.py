@@ -17,17 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from lavoro_debole.child_env import dbt_environment
+from lavoro_debole.dbt_manifest import prepare_manifest
 from lavoro_debole.settings import (
-    DBT_PROJECT_DIR,
     PROJECT_ROOT,
     Settings,
     SettingsError,
     load_settings,
+    settings_environment,
     tool_path,
 )
 
-MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_VAULT_KEY_FILE = "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt"
@@ -156,60 +155,13 @@ def _ran_out_of_disk(settings: Settings, since: float) -> bool:
     return False
 
 
-def dbt_manifest_is_stale() -> bool:
-    """True when the manifest is missing or older than any file of the dbt project."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    generated = {"target", "logs", "dbt_packages"}
-    return any(
-        path.is_file()
-        and not generated & set(path.relative_to(DBT_PROJECT_DIR).parts)
-        and path.stat().st_mtime > built
-        for path in DBT_PROJECT_DIR.rglob("*")
-    )
-
-
-def ensure_dbt_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or stale (``make install`` does it
-    too); a stale manifest would not know the models and tests dbt then runs."""
-    # The runs started from here need not parse it again (prepare_if_dev would, in
-    # every run's process under dagster dev).
-    os.environ[MANIFEST_READY] = "1"
-    if not dbt_manifest_is_stale():
-        return
-    print("Preparo il progetto dbt (dbt parse)...", flush=True)
-    subprocess.run(
-        [
-            tool_path("dbt"),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        check=True,
-        cwd=PROJECT_ROOT,
-        env=dbt_environment(),  # dbt gets no key and no password (issue 10)
-    )
-
-
 def _export_settings(settings: Settings) -> None:
     """Make the resolved settings visible to Dagster and to dbt's subprocess, and this
     environment's tools (dbt, dagster) findable even when the venv is not activated."""
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
-    os.environ["LAVORO_CUTOFF"] = settings.cutoff.isoformat()
-    if settings.pseudonym_key is not None:
-        os.environ["LAVORO_PSEUDONYM_KEY"] = settings.pseudonym_key.decode("utf-8")
-    if settings.vault_key is not None:
-        os.environ["LAVORO_VAULT_KEY"] = settings.vault_key.decode("utf-8")
-    if settings.analytics_dir is not None:
-        os.environ["LAVORO_ANALYTICS_DIR"] = str(settings.analytics_dir)
+    os.environ.update(settings_environment(settings))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -257,7 +209,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         if busy:
             print(busy, file=sys.stderr)
             return 1
-        ensure_dbt_manifest()
+        prepare_manifest()
         from lavoro_debole.orchestration.run import run_everything
 
         code = run_everything(settings, verbose=verbose)
@@ -316,20 +268,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"Genero un'inbox sintetica di {args.persons} persone in {data_dir}...", flush=True)
     generate_inbox(data_dir, persons=args.persons, seed=args.seed, until=DEMO_UNTIL)
-    env = {
-        "LAVORO_DATA_DIR": str(data_dir),
-        "LAVORO_PSEUDONYM_KEY": key,
-        "LAVORO_VAULT_KEY": vault_key,
-        "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
-    }
-    if os.environ.get("LAVORO_ANALYTICS_DIR"):
-        env["LAVORO_ANALYTICS_DIR"] = os.environ["LAVORO_ANALYTICS_DIR"]
-    code = run_pipeline(load_settings(env))
+    code = run_pipeline(_demo_settings(data_dir, key, vault_key))
     if code == 3:
         # `make demo` must succeed: the synthetic inbox plants its wrong files on purpose.
         print("Demo: i controlli non superati sono voluti (l'inbox sintetica ha errori piantati).")
         return 0
     return code
+
+
+def _demo_settings(data_dir: Path, key: str, vault_key: str) -> Settings:
+    """The environment's settings for the demo's data directory and keys; its cut-off
+    unless LAVORO_CUTOFF is set."""
+    return load_settings(
+        defaults={"LAVORO_CUTOFF": DEMO_UNTIL.isoformat()},
+        overrides={
+            "LAVORO_DATA_DIR": str(data_dir),
+            "LAVORO_PSEUDONYM_KEY": key,
+            "LAVORO_VAULT_KEY": vault_key,
+        },
+    )
 
 
 def demo_key(data_dir: Path, file_name: str = DEMO_KEY_FILE) -> str | None:
@@ -347,22 +304,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
         if key is None or vault_key is None:
             print("Nessuna demo trovata: eseguire prima `lavoro demo`.", file=sys.stderr)
             return 2
-        os.environ.update(
-            {
-                "LAVORO_DATA_DIR": str(data_dir),
-                "LAVORO_PSEUDONYM_KEY": key,
-                "LAVORO_VAULT_KEY": vault_key,
-                "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
-            }
-        )
-    settings = load_settings()
+        settings = _demo_settings(data_dir, key, vault_key)
+    else:
+        settings = load_settings()
     settings.require_key()
     _check_warehouse_key(settings)
     settings.require_vault_key()
     _export_settings(settings)
     restrict_data_dir(settings)
     home = _prepare_instance(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     _add_quarters(settings)
     from lavoro_debole.orchestration.ui import supervise
 
@@ -376,7 +327,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
     """Approve a quarter's candidate release (one profile, or every one) and mail it once."""
     import getpass
 
-    from lavoro_debole.exports.delivery import smtp_settings_from_env
     from lavoro_debole.exports.profiles import load_profiles, parse_quarter
     from lavoro_debole.exports.release_flow import approve_and_send
     from lavoro_debole.exports.releases import ReleaseError
@@ -401,7 +351,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
         print(f"lavoro: profilo sconosciuto {unknown[0]} ({', '.join(profiles)})", file=sys.stderr)
         return 2
     approver = args.da or getpass.getuser()
-    smtp = smtp_settings_from_env()
+    smtp = settings.smtp
     failed = 0
     if not settings.warehouse_path.is_file():
         print(f"lavoro: nessun magazzino in {settings.data_dir}: eseguire prima `lavoro run`.")
@@ -445,7 +395,7 @@ def cmd_ruota_chiave(args: argparse.Namespace) -> int:
         )
     _check_warehouse_key(settings)  # before Dagster and dbt load; checked again under the lock
     _export_settings(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     from lavoro_debole.orchestration.rebuild import build_warehouse
 
     print(f"Ricostruisco il magazzino {settings.warehouse_path} con la nuova chiave...", flush=True)
@@ -524,7 +474,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     _check_warehouse_key(settings)
     _export_settings(settings)
-    ensure_dbt_manifest()
+    prepare_manifest()
     from lavoro_debole.orchestration.replay import replay_release
 
     print(f"Ricostruisco {args.profilo} {args.trimestre} rilascio {args.rilascio}...", flush=True)

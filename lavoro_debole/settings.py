@@ -1,7 +1,11 @@
 """Every setting of the warehouse, read from the environment in this one module.
 
 The rooms take these values as arguments; only the command line and the Dagster
-resources call :func:`load_settings`, so a test or a notebook can pass its own.
+resources call :func:`load_settings`, so a test or a notebook can pass its own. Each
+field of :class:`Settings` is the variable ``LAVORO_<FIELD>`` (``smtp``: the
+``LAVORO_SMTP_*`` family), listed in ``.env.example`` and the README (a test checks).
+A child process that must find the settings in its environment gets them from
+:func:`settings_environment`, the inverse of :func:`load_settings`.
 """
 
 from __future__ import annotations
@@ -11,8 +15,12 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from lavoro_debole.periods import Quarter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -32,20 +40,44 @@ class SettingsError(ValueError):
 
 def last_complete_quarter_end(today: dt.date) -> dt.date:
     """The last day of the last quarter that ended before ``today``."""
-    quarter_start_month = 3 * ((today.month - 1) // 3) + 1
-    return dt.date(today.year, quarter_start_month, 1) - dt.timedelta(days=1)
+    return Quarter.last_complete(today).end
 
 
 DEFAULT_DUCKDB_MEMORY = "3GB"
 """Sized for a provincial office's 8 GiB machine: DuckDB, Python and the reader together."""
 MEMORY_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+"""The SMTP port of each ``LAVORO_SMTP_TLS`` mode when ``LAVORO_SMTP_PORT`` is empty."""
+
+
+class DeliverySettingsError(SettingsError):
+    """An SMTP setting is malformed; the message names the variable (never its value
+    when it is the password)."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server of the funders' workbooks (``LAVORO_SMTP_*``)."""
+
+    host: str
+    port: int
+    tls: Literal["starttls", "ssl", "none"]
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
 class Settings:
+    """One field per setting; ``load_settings`` reads them, the rooms take them as values."""
+
     data_dir: Path
+    """Everything a deployment holds (inbox, reference, warehouse, vault, exports...)."""
     pseudonym_key: bytes | None
+    """The secret of the keyed pseudonyms (HMAC-SHA256); see :meth:`require_key`."""
     cutoff: dt.date
+    """The data's cut-off date (default: the end of the last complete quarter)."""
     new_pseudonym_key: bytes | None = None
     """Only for ``lavoro ruota-chiave``: the key that replaces ``pseudonym_key``."""
     analytics_dir: Path | None = None
@@ -58,12 +90,25 @@ class Settings:
     proxy passes on."""
     # The reader worker's address-space limit and wall time per file (issue 9 §1).
     reader_memory_mb: int = 2048
+    """The address space (MB) of the worker process that reads each partner file."""
     reader_timeout_s: float = 120.0
+    """The seconds that worker may spend on one file."""
     warehouse_wait_s: float = 120.0
     """How long a run waits for another process to let go of the warehouse."""
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY
     """What DuckDB may hold in memory in every process (ingest, dbt, exports, the copy);
     beyond it large operations spill to ``duckdb_temp_dir`` instead of growing."""
+    max_rejected_share: float = 0.10
+    """Share of a file's rows rejected above which the file fails its check."""
+    export_day: int = 15
+    """Day of the month after a quarter's end on which the schedule builds the funders'
+    workbooks (read when the Dagster definitions load: a change needs a restart)."""
+    sensor_interval: int = 30
+    """Seconds between two looks of the inbox sensor at the inbox (read when the Dagster
+    definitions load). A file is taken once unchanged between two looks."""
+    smtp: SmtpSettings | None = None
+    """The mail server of the deliveries; None without ``LAVORO_SMTP_HOST`` (deliveries
+    are then recorded as skipped)."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -219,8 +264,82 @@ def parse_memory_limit(raw: str | None) -> str:
     return value
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
+def parse_share(name: str, raw: str | None, default: float) -> float:
+    """A share between 0 and 1; empty means the default."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a share between 0 and 1, e.g. {default:g}.")
+    return value
+
+
+def parse_whole(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    """A whole number between ``low`` and ``high``; empty means the default."""
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}, e.g. {default}.")
+    return value
+
+
+def parse_smtp(environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
+    """SMTP settings from LAVORO_SMTP_*; None when LAVORO_SMTP_HOST is unset (deliveries
+    are then recorded as skipped). The password is never sent without TLS: ``none`` with
+    a user and password is refused."""
     env = os.environ if environ is None else environ
+    host = (env.get("LAVORO_SMTP_HOST") or "").strip()
+    if not host:
+        return None
+    tls = (env.get("LAVORO_SMTP_TLS") or "starttls").strip().lower()
+    if tls not in DEFAULT_PORTS:
+        raise DeliverySettingsError("LAVORO_SMTP_TLS must be one of starttls, ssl, none")
+    raw_port = (env.get("LAVORO_SMTP_PORT") or "").strip()
+    try:
+        port = int(raw_port) if raw_port else DEFAULT_PORTS[tls]
+    except ValueError:
+        raise DeliverySettingsError("LAVORO_SMTP_PORT must be a port number") from None
+    if not 0 < port < 65536:
+        raise DeliverySettingsError("LAVORO_SMTP_PORT must be between 1 and 65535")
+    user = (env.get("LAVORO_SMTP_USER") or "").strip() or None
+    password = env.get("LAVORO_SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise DeliverySettingsError(
+            "LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD must be set together"
+        )
+    if tls == "none" and user is not None:
+        raise DeliverySettingsError(
+            "LAVORO_SMTP_TLS=none would send LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD in "
+            "clear text: set LAVORO_SMTP_TLS to starttls or ssl, or remove the credentials "
+            "(none is only for a relay on this machine or network that needs no login)"
+        )
+    sender = (env.get("LAVORO_SMTP_FROM") or "").strip() or (user if user and "@" in user else "")
+    if "@" not in sender:
+        raise DeliverySettingsError("LAVORO_SMTP_FROM must be the sender's e-mail address")
+    return SmtpSettings(host, port, tls, sender, user, password)  # type: ignore[arg-type]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """The settings of ``environ`` (default: this process's environment); ``defaults``
+    stand in for variables that are empty there, ``overrides`` replace them (``lavoro
+    demo`` uses both)."""
+    env = dict(os.environ if environ is None else environ)
+    for name, value in (defaults or {}).items():
+        if not (env.get(name) or "").strip():
+            env[name] = value
+    env.update(overrides or {})
     data_dir = Path(env.get("LAVORO_DATA_DIR") or "data").resolve()
     analytics = env.get("LAVORO_ANALYTICS_DIR") or ""
     analytics_dir = Path(analytics).resolve() if analytics.strip() else None
@@ -249,4 +368,52 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "LAVORO_WAREHOUSE_WAIT_S", env.get("LAVORO_WAREHOUSE_WAIT_S"), 120.0
         ),
         duckdb_memory_limit=parse_memory_limit(env.get("LAVORO_DUCKDB_MEMORY_LIMIT")),
+        max_rejected_share=parse_share(
+            "LAVORO_MAX_REJECTED_SHARE", env.get("LAVORO_MAX_REJECTED_SHARE"), 0.10
+        ),
+        export_day=parse_whole("LAVORO_EXPORT_DAY", env.get("LAVORO_EXPORT_DAY"), 15, 1, 28),
+        sensor_interval=parse_whole(
+            "LAVORO_SENSOR_INTERVAL", env.get("LAVORO_SENSOR_INTERVAL"), 30, 1, 86400
+        ),
+        smtp=parse_smtp(env),
     )
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The ``LAVORO_*`` variables from which :func:`load_settings` reads ``settings`` back:
+    for the Dagster run processes and dbt (through ``lavoro_debole.child_env``), which
+    find the settings of ``lavoro run`` in their environment. Settings left unset (a
+    missing key, no SMTP server) are absent."""
+    env = {
+        "LAVORO_DATA_DIR": str(settings.data_dir),
+        "LAVORO_CUTOFF": settings.cutoff.isoformat(),
+        "LAVORO_UI_ALLOWED_HOSTS": ",".join(settings.ui_allowed_hosts),
+        "LAVORO_READER_MEMORY_MB": str(settings.reader_memory_mb),
+        "LAVORO_READER_TIMEOUT_S": repr(settings.reader_timeout_s),
+        "LAVORO_WAREHOUSE_WAIT_S": repr(settings.warehouse_wait_s),
+        "LAVORO_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "LAVORO_MAX_REJECTED_SHARE": repr(settings.max_rejected_share),
+        "LAVORO_EXPORT_DAY": str(settings.export_day),
+        "LAVORO_SENSOR_INTERVAL": str(settings.sensor_interval),
+    }
+    keys = {
+        "LAVORO_PSEUDONYM_KEY": settings.pseudonym_key,
+        "LAVORO_NEW_PSEUDONYM_KEY": settings.new_pseudonym_key,
+        "LAVORO_VAULT_KEY": settings.vault_key,
+    }
+    env.update({name: key.decode("utf-8") for name, key in keys.items() if key is not None})
+    if settings.analytics_dir is not None:
+        env["LAVORO_ANALYTICS_DIR"] = str(settings.analytics_dir)
+    if settings.smtp is not None:
+        smtp = settings.smtp
+        env.update(
+            {
+                "LAVORO_SMTP_HOST": smtp.host,
+                "LAVORO_SMTP_PORT": str(smtp.port),
+                "LAVORO_SMTP_TLS": smtp.tls,
+                "LAVORO_SMTP_FROM": smtp.sender,
+            }
+        )
+        if smtp.user is not None and smtp.password is not None:
+            env.update({"LAVORO_SMTP_USER": smtp.user, "LAVORO_SMTP_PASSWORD": smtp.password})
+    return env

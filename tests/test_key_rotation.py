@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lavoro_debole.cli import MANIFEST_READY, main
+from lavoro_debole.cli import main
 from lavoro_debole.exports.delivery import DELIVERIES_DDL
 from lavoro_debole.ingest.keys import KeyCheck, check_warehouse_file
 from lavoro_debole.ingest.rotation import STAGING_NAME
@@ -165,7 +165,6 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment(data_dir, OLD_KEY, NEW_KEY).items():
             patch.setenv(name, value)
-        patch.delenv(MANIFEST_READY, raising=False)  # main sets it; undone with the rest
         patch.setattr(ingest_assets, "ingest_feed", failing_ingest)
         failed_rc = main(["ruota-chiave"])
     failed = {

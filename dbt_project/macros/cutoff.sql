@@ -1,6 +1,7 @@
 {#- The data's cut-off date as a SQL date literal.
     From var('cutoff') (default: env LAVORO_CUTOFF); when blank, the last day of the last
-    complete quarter before today, the same fallback as lavoro_debole/settings.py. -#}
+    complete quarter before today: lavoro_debole/periods.py's Quarter.last_complete(today).end,
+    as lavoro_debole/settings.py falls back (tests/test_periods.py checks they agree). -#}
 {% macro cutoff_value() -%}
     {%- set raw = (var('cutoff', '') or '') | string | trim -%}
     {%- if raw == '' -%}

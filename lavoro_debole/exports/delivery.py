@@ -6,22 +6,21 @@ already ``sent`` is not sent again unless ``force=True``, so a re-run schedule n
 spams a funder; without SMTP settings the attempt is recorded as ``skipped``, so a
 demo or a test machine runs the whole pipeline without a mail server.
 
-SMTP settings come from the environment (read here, in the exports room, so the
-room needs no other module of ours): LAVORO_SMTP_HOST, LAVORO_SMTP_PORT,
-LAVORO_SMTP_TLS (starttls | ssl | none), LAVORO_SMTP_USER, LAVORO_SMTP_PASSWORD,
-LAVORO_SMTP_FROM. The password never appears in a message or a record, and is never
-sent without TLS (``none`` with a user and password is a settings error).
+SMTP settings are ``Settings.smtp`` (read in ``lavoro_debole.settings`` with every other
+setting): LAVORO_SMTP_HOST, LAVORO_SMTP_PORT, LAVORO_SMTP_TLS (starttls | ssl | none),
+LAVORO_SMTP_USER, LAVORO_SMTP_PASSWORD, LAVORO_SMTP_FROM. The password never appears in
+a message or a record, and is never sent without TLS (``none`` with a user and password
+is a settings error).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -29,8 +28,10 @@ from typing import Literal
 
 import duckdb
 
+from lavoro_debole.settings import DeliverySettingsError as DeliverySettingsError
+from lavoro_debole.settings import SmtpSettings, parse_smtp
+
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 Status = Literal["sent", "skipped", "failed"]
 
 DELIVERIES_DDL = """
@@ -47,11 +48,6 @@ create table if not exists ops.deliveries (
 """
 
 
-class DeliverySettingsError(ValueError):
-    """An SMTP setting is malformed; the message names the variable (never its value
-    when it is the password)."""
-
-
 class DeliveryError(RuntimeError):
     """Sending failed; the attempt is recorded as 'failed' in ops.deliveries."""
 
@@ -60,50 +56,10 @@ class CleartextLoginRefused(smtplib.SMTPException):
     """A login was about to go over a connection without TLS; it is never sent."""
 
 
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    tls: Literal["starttls", "ssl", "none"]
-    sender: str
-    user: str | None = None
-    password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-
-
 def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
-    """SMTP settings from LAVORO_SMTP_*; None when LAVORO_SMTP_HOST is unset (deliveries
-    are then recorded as skipped)."""
-    env = os.environ if environ is None else environ
-    host = (env.get("LAVORO_SMTP_HOST") or "").strip()
-    if not host:
-        return None
-    tls = (env.get("LAVORO_SMTP_TLS") or "starttls").strip().lower()
-    if tls not in DEFAULT_PORTS:
-        raise DeliverySettingsError("LAVORO_SMTP_TLS must be one of starttls, ssl, none")
-    raw_port = (env.get("LAVORO_SMTP_PORT") or "").strip()
-    try:
-        port = int(raw_port) if raw_port else DEFAULT_PORTS[tls]
-    except ValueError:
-        raise DeliverySettingsError("LAVORO_SMTP_PORT must be a port number") from None
-    if not 0 < port < 65536:
-        raise DeliverySettingsError("LAVORO_SMTP_PORT must be between 1 and 65535")
-    user = (env.get("LAVORO_SMTP_USER") or "").strip() or None
-    password = env.get("LAVORO_SMTP_PASSWORD") or None
-    if (user is None) != (password is None):
-        raise DeliverySettingsError(
-            "LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD must be set together"
-        )
-    if tls == "none" and user is not None:
-        raise DeliverySettingsError(
-            "LAVORO_SMTP_TLS=none would send LAVORO_SMTP_USER and LAVORO_SMTP_PASSWORD in "
-            "clear text: set LAVORO_SMTP_TLS to starttls or ssl, or remove the credentials "
-            "(none is only for a relay on this machine or network that needs no login)"
-        )
-    sender = (env.get("LAVORO_SMTP_FROM") or "").strip() or (user if user and "@" in user else "")
-    if "@" not in sender:
-        raise DeliverySettingsError("LAVORO_SMTP_FROM must be the sender's e-mail address")
-    return SmtpSettings(host, port, tls, sender, user, password)  # type: ignore[arg-type]
+    """SMTP settings from LAVORO_SMTP_* (as ``Settings.smtp`` reads them); None when
+    LAVORO_SMTP_HOST is unset (deliveries are then recorded as skipped)."""
+    return parse_smtp(environ)
 
 
 @dataclass(frozen=True)

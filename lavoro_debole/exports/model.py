@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from lavoro_debole.exports.catalogue import TOTAL, indicator_info
+from lavoro_debole.periods import Quarter
 
 KEY_COLUMNS = ("indicator_id", "period", "breakdown", "category")
 VALUE_COLUMNS = ("value", "numerator", "denominator", "ci_low", "ci_high")
@@ -211,7 +212,7 @@ class Universe:
                 continue
             periods = set(group["period"])
             for year in sorted(p for p in periods if len(p) == 4):
-                quarters = [f"{year}-Q{q}" for q in range(1, 5)]
+                quarters = [str(q) for q in Quarter.of_year(int(year))]
                 rows = [index.get((ind, p, bd, cat)) for p in quarters]
                 yrow = index[(ind, year, bd, cat)]
                 if yrow not in self.row_vars or any(

@@ -18,6 +18,7 @@ from lavoro_debole.exports.catalogue import BREAKDOWN_LABELS, INDICATORS, TOTAL
 from lavoro_debole.exports.disclosure import DEFAULT_K, MIN_K
 from lavoro_debole.exports.headline import headline_indicators
 from lavoro_debole.exports.targets import Baseline, Target, TargetError, parse_targets
+from lavoro_debole.periods import Quarter
 from lavoro_debole.settings import PROJECT_ROOT
 
 PROFILES_DIR = PROJECT_ROOT / "profiles"
@@ -38,7 +39,6 @@ _EMAIL = re.compile(
     r"^[^@\s<>,;\"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 PUBLISHED_INDICATORS = tuple(i for i in INDICATORS if not i.startswith("Q"))
 
 
@@ -72,10 +72,11 @@ class FunderProfile:
 
 def parse_quarter(quarter: str) -> tuple[int, int]:
     """``'2024-Q3'`` -> ``(2024, 3)``, else a clear error."""
-    match = _QUARTER.match(str(quarter))
-    if not match:
-        raise ProfileError(f"quarter {quarter!r} must be written like 2024-Q3")
-    return int(match.group(1)), int(match.group(2))
+    try:
+        parsed = Quarter.parse(quarter)
+    except ValueError:
+        raise ProfileError(f"quarter {quarter!r} must be written like 2024-Q3") from None
+    return parsed.year, parsed.q
 
 
 def resolve_periods(options: tuple[str, ...] | list[str], quarter: str) -> list[str]:
@@ -87,21 +88,21 @@ def resolve_periods(options: tuple[str, ...] | list[str], quarter: str) -> list[
     the four quarters ending with it.
     """
     year, q = parse_quarter(quarter)
+    reporting = Quarter(year, q)
     periods: set[tuple[int, int]] = set()  # (year, quarter); quarter 5 = the year
     for option in options:
         if option == "quarter":
             periods.add((year, q))
         elif option == "year_to_date":
-            periods.update((year, i) for i in range(1, q + 1))
+            periods.update((p.year, p.q) for p in Quarter.range(Quarter(year, 1), reporting))
             if q == 4:
                 periods.add((year, 5))
         elif option == "previous_four_quarters":
-            for back in range(4):
-                y, i = divmod((year * 4 + q - 1) - back, 4)
-                periods.add((y, i + 1))
+            first = reporting.previous().previous().previous()
+            periods.update((p.year, p.q) for p in Quarter.range(first, reporting))
         else:
             raise ProfileError(f"unknown period option {option!r}")
-    return [f"{y}-Q{i}" if i < 5 else str(y) for y, i in sorted(periods)]
+    return [str(Quarter(y, i)) if i < 5 else str(y) for y, i in sorted(periods)]
 
 
 def _fail(source: str, field: str, why: str) -> ProfileError:

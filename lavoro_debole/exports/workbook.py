@@ -49,6 +49,7 @@ from lavoro_debole.exports.charts import CHART_ROWS, ChartPlan, add_charts, char
 from lavoro_debole.exports.layout import Blocks, keep_blocks_on_pages, print_margins
 from lavoro_debole.exports.names import category_label
 from lavoro_debole.exports.targets import NOT_DUE, Baseline, Target, target_rows
+from lavoro_debole.periods import Quarter, is_quarter
 
 PROGRAMME = "Il lavoro debole – Rete provinciale di Lodi"
 SUPPRESSED = "c"
@@ -199,21 +200,21 @@ def _chart_title(text: str) -> Title:
 
 def period_label(period: str) -> str:
     """'2024-Q3' -> 'T3 2024'; '2024' -> 'Anno 2024'."""
-    if "-Q" in period:
-        year, q = period.split("-Q")
-        return f"T{q} {year}"
+    if is_quarter(period):
+        quarter = Quarter.parse(period)
+        return f"T{quarter.q} {quarter.year}"
     return f"Anno {period}"
 
 
 def quarter_title(quarter: str) -> str:
-    year, q = quarter.split("-Q")
+    parsed = Quarter.parse(quarter)
     months = {
-        "1": "gennaio–marzo",
-        "2": "aprile–giugno",
-        "3": "luglio–settembre",
-        "4": "ottobre–dicembre",
-    }[q]
-    return f"{q}° trimestre {year} ({months})"
+        1: "gennaio–marzo",
+        2: "aprile–giugno",
+        3: "luglio–settembre",
+        4: "ottobre–dicembre",
+    }[parsed.q]
+    return f"{parsed.q}° trimestre {parsed.year} ({months})"
 
 
 def _clean(text: object) -> str:

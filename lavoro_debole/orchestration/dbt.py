@@ -1,8 +1,8 @@
 """The dbt project as Dagster assets: one place that knows where the manifest is.
 
-The manifest is prepared at install and CI time (``make install`` runs
-``dagster-dbt project prepare-and-package`` on ``dbt_project.py``), or by
-``prepare_if_dev()`` under ``dagster dev``; importing this module never parses dbt.
+The manifest is prepared one way, ``lavoro_debole.dbt_manifest.prepare_manifest`` (at
+install, by the command line before Dagster loads, and by ``dbt_project.py`` under
+``dagster dev``); importing this module never parses dbt.
 """
 
 import json
@@ -19,7 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, 
 from lavoro_debole.orchestration.dbt_paths import dbt_paths, invocation_target, prune_invocations
 from lavoro_debole.orchestration.dbt_project import dbt_project
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from lavoro_debole.settings import tool_path
+from lavoro_debole.settings import settings_environment, tool_path
 
 DBT_WRAPPER = "lavoro-dbt"
 """The executable dagster-dbt starts: ``lavoro_debole.child_env`` (a console script of
@@ -83,7 +83,7 @@ def warehouse_models(
     """Build and test the models for the configured cut-off date."""
     settings = warehouse.settings()
     # dbt runs inside dbt_project/: a relative data directory would point elsewhere.
-    os.environ["LAVORO_DATA_DIR"] = str(settings.data_dir)
+    os.environ.update(settings_environment(settings))
     dbt_vars = json.dumps({"cutoff": settings.cutoff.isoformat()})
     # dbt's target and log under the data directory, not in the installation (dbt_paths).
     _, log_dir = dbt_paths(settings.data_dir)

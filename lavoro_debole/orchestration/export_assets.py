@@ -5,18 +5,18 @@ Thin: disclosure control, audit, workbook and delivery live in ``lavoro_debole.e
 """
 
 import datetime as dt
-import os
 
 import dagster as dg
 
-from lavoro_debole.exports.delivery import smtp_settings_from_env
 from lavoro_debole.exports.joint import JointAuditFailedError
 from lavoro_debole.exports.profiles import FunderProfile, load_profiles
 from lavoro_debole.exports.publish import AuditFailedError, publish_indicators
 from lavoro_debole.exports.release_flow import approve_and_send, build_candidate, send_approved
 from lavoro_debole.exports.releases import ReleaseError, releases
-from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters, quarter_of
+from lavoro_debole.orchestration.partitions import QUARTERS, add_quarters
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
+from lavoro_debole.periods import Quarter
+from lavoro_debole.settings import load_settings
 
 EXPORTS_GROUP = "exports"
 INDICATOR_VALUES = dg.AssetKey(["marts", "indicator_values"])
@@ -174,7 +174,7 @@ quarterly_job = dg.define_asset_job(
 
 def export_day() -> int:
     """Day of the month after a quarter's end on which the workbooks go out (default 15)."""
-    return int(os.environ.get("LAVORO_EXPORT_DAY", "15"))
+    return load_settings().export_day
 
 
 @dg.schedule(
@@ -199,8 +199,7 @@ def quarterly_exports(context: dg.ScheduleEvaluationContext):
 
 def previous_quarter(day: dt.date) -> str:
     """The quarter that ended before ``day``'s quarter began."""
-    start_of_quarter = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return quarter_of(start_of_quarter - dt.timedelta(days=1))
+    return str(Quarter.last_complete(day))
 
 
 @dg.op(
@@ -228,7 +227,7 @@ def approve_release(context: dg.OpExecutionContext, warehouse: WarehouseResource
     wanted = tags.get(PROFILE_TAG, "").strip()
     if wanted and wanted not in profiles:
         raise dg.Failure(description=f"Profilo sconosciuto: {wanted} ({', '.join(profiles)})")
-    smtp = smtp_settings_from_env()
+    smtp = warehouse.settings().smtp
     done = []
     with warehouse.connect() as con:
         for name, profile in profiles.items():

@@ -5,7 +5,6 @@ metadata and asset checks the data steward can read (in Italian).
 """
 
 import csv
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +23,7 @@ from lavoro_debole.ingest.store import ensure_tables, replace_expected_senders, 
 from lavoro_debole.ingest.vault import attach_vault
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from lavoro_debole.schemas import FEEDS, Feed
+from lavoro_debole.settings import load_settings
 
 INBOX_GROUP = "inbox"
 REFERENCE_FILE = "cooperative_sociali.csv"
@@ -31,7 +31,7 @@ REFERENCE_FILE = "cooperative_sociali.csv"
 
 def max_rejected_share() -> float:
     """The share of rejected rows above which a file fails its check (default 10%)."""
-    return float(os.environ.get("LAVORO_MAX_REJECTED_SHARE", "0.10"))
+    return load_settings().max_rejected_share
 
 
 def raw_asset_keys(feed: Feed) -> list[dg.AssetKey]:
@@ -220,7 +220,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 [feed.name],
             ).fetchone()
             conservation = _conservation_check(con, feed)
-            problems = open_problems(con, feed.name, max_rejected_share())
+            problems = open_problems(con, feed.name, settings.max_rejected_share)
         for o in outcomes:
             context.log.info(
                 f"{mask_personal(o.file_name)}: {o.status}, caricate {o.rows_loaded}, "
@@ -255,7 +255,7 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 "Totale righe saltate": int(totals[3]),
             },
         )
-        yield _rejection_check(feed, problems, outcomes, max_rejected_share())
+        yield _rejection_check(feed, problems, outcomes, settings.max_rejected_share)
         yield conservation
 
     return _ingest

@@ -11,30 +11,24 @@ import datetime as dt
 
 import dagster as dg
 
-from lavoro_debole.settings import last_complete_quarter_end
+from lavoro_debole.periods import Quarter
 
 FIRST_QUARTER = "2023-Q1"
 QUARTERS = dg.DynamicPartitionsDefinition(name="trimestri")
 
 
 def quarter_of(day: dt.date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return str(Quarter.of(day))
 
 
 def quarters_until(last: str, first: str = FIRST_QUARTER) -> list[str]:
-    year, quarter = int(first[:4]), int(first[-1])
-    end_year, end_quarter = int(last[:4]), int(last[-1])
-    keys = []
-    while (year, quarter) <= (end_year, end_quarter):
-        keys.append(f"{year}-Q{quarter}")
-        year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
-    return keys
+    return [str(q) for q in Quarter.range(Quarter.parse(first), Quarter.parse(last))]
 
 
 def complete_quarters(cutoff: dt.date) -> list[str]:
     """Every quarter from the programme's first to the last one ended by ``cutoff``
     (the quarters the warehouse computes indicators for)."""
-    return quarters_until(quarter_of(last_complete_quarter_end(cutoff + dt.timedelta(days=1))))
+    return quarters_until(str(Quarter.last_complete(cutoff + dt.timedelta(days=1))))
 
 
 def missing_quarters(instance: dg.DagsterInstance, quarters: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ directory's own instance (history, schedules, sensors) is left as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from lavoro_debole.orchestration.ingest_assets import INBOX_GROUP
-from lavoro_debole.settings import Settings, default_analytics_dir
+from lavoro_debole.settings import Settings, default_analytics_dir, settings_environment
 
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -24,15 +25,13 @@ QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 @contextmanager
 def _environment(settings: Settings) -> Iterator[None]:
     """The resources and dbt read the data directory and the key from the environment."""
-    values = {
-        "LAVORO_DATA_DIR": str(settings.data_dir),
-        "LAVORO_PSEUDONYM_KEY": settings.require_key().decode("utf-8"),
-        "LAVORO_CUTOFF": settings.cutoff.isoformat(),
-        # The analysts' copy of the rebuild goes to the rebuilt data directory's own
-        # analysts' folder (beside it, as the setting requires), so that nothing of the
-        # deployment changes before the swap.
-        "LAVORO_ANALYTICS_DIR": str(default_analytics_dir(settings.data_dir)),
-    }
+    settings.require_key()
+    # The analysts' copy of the rebuild goes to the rebuilt data directory's own
+    # analysts' folder (beside it, as the setting requires), so that nothing of the
+    # deployment changes before the swap.
+    values = settings_environment(
+        dataclasses.replace(settings, analytics_dir=default_analytics_dir(settings.data_dir))
+    )
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

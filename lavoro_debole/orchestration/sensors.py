@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 
 import dagster as dg
 
@@ -24,7 +23,7 @@ def sensor_interval() -> int:
     A file is taken when it has not changed between two looks, so a file saved in the
     inbox starts its run within two intervals.
     """
-    return max(1, int(os.environ.get("LAVORO_SENSOR_INTERVAL", "30")))
+    return load_settings().sensor_interval
 
 
 def feed_run_selection(feeds: list[str], asset_graph) -> list[dg.AssetKey]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from lavoro_debole.periods import Quarter
 from lavoro_debole.synthetic.workbook import Cell, Problem, SheetSpec
 
 NBSP = "\u00a0"
@@ -120,7 +121,8 @@ def periods(start: date, until: date, months: int) -> Iterator[tuple[date, date]
 
 
 def quarter_label(first: date) -> str:
-    return f"{first.year}_T{(first.month - 1) // 3 + 1}"
+    quarter = Quarter.of(first)
+    return f"{quarter.year}_T{quarter.q}"
 
 
 def semester_label(first: date) -> str:

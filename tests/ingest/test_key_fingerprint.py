@@ -235,7 +235,6 @@ def test_the_rotation_refuses_before_building_anything(
     data_dir = tmp_path / "data"
     shutil.copytree(inbox, data_dir / "inbox")
     monkeypatch.setenv("PATH", os.environ.get("PATH", "/usr/bin:/bin"))  # main may extend it
-    monkeypatch.delenv("LAVORO_DBT_MANIFEST_READY", raising=False)
     rotation_env(monkeypatch, data_dir, KEY, "a-brand-new-key-0123456789abcdef0123456789")
     assert main(["ruota-chiave"]) == 1  # no warehouse yet: nothing to rotate
     assert "nessun magazzino" in capsys.readouterr().err

@@ -135,3 +135,89 @@ def record_inputs(con: duckdb.DuckDBPyConnection, step: str, inputs: Mapping[str
 def unchanged(recorded: Mapping[str, object] | None, current: Mapping[str, object]) -> bool:
     """True only when something was recorded and every input is the same."""
     return recorded is not None and dict(recorded) == dict(current)
+
+
+def query_digest(con: duckdb.DuckDBPyConnection, sql: str) -> str | None:
+    """The rows of a query (written by this module, no parameters) in any order; None
+    when a table it reads does not exist yet."""
+    try:
+        rows, total = con.execute(
+            f"select count(*), coalesce(sum(hash(q)::hugeint), 0) from ({sql}) as q"
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return digest({"rows": int(rows), "sum": str(total)})
+
+
+RELEASED_SQL = """
+select profile, quarter, release_seq, status, sha256, received_seq
+from ops.releases where status <> 'candidate'
+"""
+RELEASED_CELLS_SQL = """
+select c.* from ops.release_cells as c
+inner join ops.releases as r using (profile, quarter, release_seq)
+where r.status <> 'candidate'
+"""
+"""Every release approved, sent or superseded, and its cells: what a new candidate is
+compared with and protected against (a candidate of its own is what the step writes)."""
+
+
+def export_step(profile: str, quarter: str) -> str:
+    return f"export/{profile}/{quarter}"
+
+
+def export_inputs(
+    con: duckdb.DuckDBPyConnection,
+    profile: object,
+    quarter: str,
+    cutoff: dt.date,
+) -> dict[str, object]:
+    """What a funder's workbook of a quarter is built from."""
+    source = getattr(profile, "source", None)
+    profile_digest = file_digest(source) if source is not None else None
+    return {
+        "indicator_values": table_digest(con, "marts.indicator_values"),
+        "ingest_files": table_digest(con, "ops.ingest_files"),
+        "released": query_digest(con, RELEASED_SQL),
+        "released_cells": query_digest(con, RELEASED_CELLS_SQL),
+        "profile": profile_digest or digest(repr(profile)),
+        "quarter": quarter,
+        "cutoff": cutoff.isoformat(),
+        "code": code_version(),
+    }
+
+
+PUBLISHED_STEP = "indicator_published"
+
+
+def published_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """What ``marts.indicator_published`` is computed from, and the table itself (so that
+    a table replaced or dropped by hand is computed again)."""
+    return {
+        "indicator_values": table_digest(con, "marts.indicator_values"),
+        "indicator_published": table_digest(con, "marts.indicator_published"),
+        "code": code_version(),
+    }
+
+
+ANALYTICS_STEP = "analytics"
+
+
+def analytics_inputs(
+    con: duckdb.DuckDBPyConnection,
+    tables: Iterable[str],
+    *,
+    pseudonym_key: bytes,
+    cutoff: dt.date,
+    files: Iterable[Path],
+) -> dict[str, object]:
+    """What the analysts' copy is made of: the tables it copies, the key it re-keys with
+    (by a fingerprint, never the key), the cut-off, the code, and the files it wrote."""
+    fingerprint = hashlib.sha256(b"lavoro/build_inputs/" + pseudonym_key).hexdigest()
+    return {
+        "tables": tables_digest(con, tables),
+        "key": fingerprint,
+        "cutoff": cutoff.isoformat(),
+        "code": code_version(),
+        "files": {str(p): file_digest(p) for p in sorted(files)},
+    }

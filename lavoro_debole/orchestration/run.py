@@ -331,7 +331,6 @@ def run_everything(settings: Settings, verbose: bool = False, full: bool = False
     the published indicators, the workbooks and the analysts' copy are kept when their
     inputs are the same. ``full``: every model built again (``lavoro run --tutto``)."""
     from lavoro_debole.orchestration.dbt import FULL_REBUILD_TAG
-
     from lavoro_debole.orchestration.definitions import ALL_ASSETS, ALL_CHECKS, partitioned_assets
     from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 

@@ -137,15 +137,14 @@ def unchanged(recorded: Mapping[str, object] | None, current: Mapping[str, objec
     return recorded is not None and dict(recorded) == dict(current)
 
 
-def query_digest(con: duckdb.DuckDBPyConnection, sql: str) -> str | None:
-    """The rows of a query (written by this module, no parameters) in any order; None
-    when a table it reads does not exist yet."""
+def query_digest(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The rows of a query (written by this module, no parameters) in any order."""
     try:
         rows, total = con.execute(
             f"select count(*), coalesce(sum(hash(q)::hugeint), 0) from ({sql}) as q"
         ).fetchone()
     except duckdb.CatalogException:
-        return None
+        rows, total = 0, 0  # not created yet: no rows, as once it is created empty
     return digest({"rows": int(rows), "sum": str(total)})
 
 

@@ -112,7 +112,9 @@ def warehouse_models(
     _, log_dir = dbt_paths(settings.data_dir)
     args = ["build", "--vars", dbt_vars, "--log-path", str(log_dir), "--no-use-colors"]
     # A subset chosen in the UI is built as asked, and leaves the record as it was.
-    whole = set(context.selected_output_names) == set(context.assets_def.node_keys_by_output_name)
+    whole = set(context.selected_asset_keys) == set(
+        context.assets_def.node_keys_by_output_name.values()
+    )
     manifest = _manifest()
     with warehouse.connect() as con:
         current = build_inputs_now(con, manifest, settings)

@@ -31,6 +31,7 @@ from lavoro_debole.orchestration.incremental import (
     BASE,
     DbtSelection,
     dbt_selection,
+    in_build_order,
     source_tables,
 )
 from lavoro_debole.orchestration.resources import WAREHOUSE_POOL, WarehouseResource
@@ -132,8 +133,9 @@ def warehouse_models(
             with warehouse.connect() as con:
                 record_inputs(con, DBT_STEP, current)
         return
+    # The models left as they are come first: none is downstream of one built now.
+    yield from _unchanged_outputs(context, manifest, selection, set())
     target = invocation_target(settings.data_dir, context.run.run_id)
-    emitted: set[str] = set()
     try:
         invocation = dbt.cli([*args, *selection.dbt_args()], context=context, target_path=target)
         # dagster-dbt copies the installation's partial_parse.msgpack with its mode (0644):
@@ -141,13 +143,9 @@ def warehouse_models(
         for path in [target, *target.rglob("*")] if target.is_dir() else []:
             if not path.is_symlink():
                 path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o077)
-        for event in invocation.stream():
-            if isinstance(event, dg.Output):
-                emitted.add(event.output_name)
-            yield event
+        yield from invocation.stream()
     finally:
         prune_invocations(settings.data_dir)
-    yield from _unchanged_outputs(context, manifest, selection, emitted)
     if whole and invocation.is_successful():
         with warehouse.connect() as con:
             record_inputs(con, DBT_STEP, current)
@@ -186,18 +184,26 @@ def _describe(selection: DbtSelection) -> str:
 
 
 def _unchanged_outputs(context, manifest, selection: DbtSelection, emitted: set[str]):
-    """The models this run left as they were: an output each, saying so, so that the
-    assets downstream run (they decide for themselves whether their inputs changed)."""
+    """The models this run left as they were: an output each (parents first), saying so,
+    so that the assets downstream run (they decide for themselves whether their inputs
+    changed)."""
+    if selection.full:
+        return
     translator = LavoroTranslator()
-    names = {
-        translator.get_asset_key(node): uid
-        for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed")
+    outputs = {
+        key: name
+        for name, key in context.assets_def.node_keys_by_output_name.items()
+        if name in set(context.selected_output_names) - emitted
     }
-    for output_name in sorted(set(context.selected_output_names) - emitted):
-        key = context.assets_def.node_keys_by_output_name.get(output_name)
-        uid = names.get(key)
-        if uid is None or uid in selection.build:
+    nodes = manifest["nodes"]
+    kept = [
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] in ("model", "seed") and uid not in selection.build
+    ]
+    for uid in in_build_order(manifest, kept):
+        output_name = outputs.get(translator.get_asset_key(nodes[uid]))
+        if output_name is None:
             continue
         yield dg.Output(
             None,

@@ -142,3 +142,24 @@ def dbt_selection(
         build=build,
         exclude=exclude,
     )
+
+
+def in_build_order(manifest: Mapping[str, Any], ids: Iterable[str]) -> list[str]:
+    """``ids`` parents first (Dagster wants a multi-asset's outputs in that order)."""
+    wanted = set(ids)
+    parents = manifest["parent_map"]
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for parent in sorted(parents.get(uid, [])):
+            visit(parent)
+        if uid in wanted:
+            done.append(uid)
+
+    for uid in sorted(wanted):
+        visit(uid)
+    return done

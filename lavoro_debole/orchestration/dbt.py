@@ -184,16 +184,19 @@ def _describe(selection: DbtSelection) -> str:
 
 
 def _unchanged_outputs(context, manifest, selection: DbtSelection, emitted: set[str]):
-    """The models this run left as they were: an output each (parents first), saying so,
-    so that the assets downstream run (they decide for themselves whether their inputs
-    changed)."""
+    """The models this run left as they were that an asset or check outside dbt reads: an
+    output each (parents first), saying so, so that those run (and decide for themselves
+    whether their inputs changed). The others get no event: they were not materialised
+    (each event is a write to Dagster's storage, the largest cost of a run that changes
+    nothing)."""
     if selection.full:
         return
     translator = LavoroTranslator()
+    needed = _needed_downstream(context)
     outputs = {
         key: name
         for name, key in context.assets_def.node_keys_by_output_name.items()
-        if name in set(context.selected_output_names) - emitted
+        if name in set(context.selected_output_names) - emitted and key in needed
     }
     nodes = manifest["nodes"]
     kept = [
@@ -210,6 +213,22 @@ def _unchanged_outputs(context, manifest, selection: DbtSelection, emitted: set[
             output_name=output_name,
             metadata={"Esito": UNCHANGED, "Motivo": selection.reason},
         )
+
+
+def _needed_downstream(context) -> set[dg.AssetKey]:
+    """The models something outside this multi-asset depends on (all, if not known)."""
+    mine = set(context.assets_def.node_keys_by_output_name.values())
+    own_checks = set(context.assets_def.node_check_specs_by_output_name.values())
+    own_check_keys = {spec.key for spec in own_checks}
+    layer = context.job_def.asset_layer
+    try:
+        return {
+            key
+            for key in mine
+            if (layer.get(key).child_keys - mine) or (layer.get(key).check_keys - own_check_keys)
+        }
+    except Exception:  # an older or newer Dagster: every model, as before
+        return mine
 
 
 @cache

@@ -218,10 +218,10 @@ def _unchanged_outputs(context, manifest, selection: DbtSelection, emitted: set[
 def _needed_downstream(context) -> set[dg.AssetKey]:
     """The models something outside this multi-asset depends on (all, if not known)."""
     mine = set(context.assets_def.node_keys_by_output_name.values())
-    own_checks = set(context.assets_def.node_check_specs_by_output_name.values())
-    own_check_keys = {spec.key for spec in own_checks}
-    layer = context.job_def.asset_layer
     try:
+        specs = context.assets_def.node_check_specs_by_output_name.values()
+        own_check_keys = {spec.key for spec in specs}
+        layer = context.job_def.asset_layer
         return {
             key
             for key in mine

@@ -40,6 +40,8 @@ EXIT_CHECKS = 3
 
 RUN_JOB = "lavoro_run"
 TAGS = {"lavoro/origin": "lavoro run"}
+DBT_PARTIAL = "Solo i modelli a valle"
+"""How the dbt step's log line begins when it builds only part of the models."""
 TAIL_LINES = 30
 """How many of dbt's and Dagster's own last lines a failed run shows."""
 ERROR_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception|Violation)\w*: ")
@@ -151,6 +153,8 @@ class Progress:
         event = entry.dagster_event
         step = entry.step_key or ""
         if event is None:
+            if step == "warehouse_models" and (entry.user_message or "").startswith(DBT_PARTIAL):
+                self.details[step] = ", solo i modelli a valle dei dati nuovi"
             if entry.user_message:
                 prefix = f"{step}: " if step else ""
                 self.log_tail.append(prefix + mask_personal(strip_ansi(entry.user_message)))

@@ -193,7 +193,7 @@ def _check_warehouse_key(settings: Settings) -> None:
     check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
 
 
-def run_pipeline(settings: Settings, verbose: bool = False) -> int:
+def run_pipeline(settings: Settings, verbose: bool = False, full: bool = False) -> int:
     """Materialise every asset through Dagster, in this process, then print a summary."""
     from lavoro_debole.faults import DISK_FULL_MESSAGE, is_disk_full
 
@@ -212,7 +212,7 @@ def run_pipeline(settings: Settings, verbose: bool = False) -> int:
         prepare_manifest()
         from lavoro_debole.orchestration.run import run_everything
 
-        code = run_everything(settings, verbose=verbose)
+        code = run_everything(settings, verbose=verbose, full=full)
     except Exception as exc:
         # SQLite (Dagster's storage) says "disk I/O error" when the disk fills up
         if not (is_disk_full(exc) or _low_on_disk(settings)):
@@ -235,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return run_pipeline(settings, verbose=args.verbose)
+    return run_pipeline(settings, verbose=args.verbose, full=args.tutto)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -509,6 +509,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole pipeline headless on LAVORO_DATA_DIR")
     run.add_argument(
         "--verbose", action="store_true", help="show dbt's and Dagster's own lines as they come"
+    )
+    run.add_argument(
+        "--tutto",
+        action="store_true",
+        help="build every dbt model again, not only those whose inputs changed",
     )
     run.set_defaults(func=cmd_run)
 

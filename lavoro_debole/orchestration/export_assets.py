@@ -5,9 +5,20 @@ Thin: disclosure control, audit, workbook and delivery live in ``lavoro_debole.e
 """
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 
+from lavoro_debole.exports.build_inputs import (
+    PUBLISHED_STEP,
+    export_inputs,
+    export_step,
+    file_digest,
+    published_inputs,
+    record_inputs,
+    recorded_inputs,
+    unchanged,
+)
 from lavoro_debole.exports.joint import JointAuditFailedError
 from lavoro_debole.exports.profiles import FunderProfile, load_profiles
 from lavoro_debole.exports.publish import AuditFailedError, publish_indicators
@@ -22,6 +33,7 @@ EXPORTS_GROUP = "exports"
 INDICATOR_VALUES = dg.AssetKey(["marts", "indicator_values"])
 INDICATOR_PUBLISHED = dg.AssetKey(["marts", "indicator_published"])
 AUDIT_CHECK = "audit_riservatezza"
+UNCHANGED = "invariato: nessun dato nuovo"
 
 
 @dg.asset(
@@ -36,9 +48,24 @@ AUDIT_CHECK = "audit_riservatezza"
     ),
     check_specs=[dg.AssetCheckSpec(AUDIT_CHECK, asset=INDICATOR_PUBLISHED)],
 )
-def indicator_published(warehouse: WarehouseResource):
+def indicator_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect() as con:
+        current = published_inputs(con)
+        recorded = recorded_inputs(con, PUBLISHED_STEP)
+        if unchanged(recorded, current) and current["indicator_published"] is not None:
+            context.log.info(f"Indicatori pubblicabili {UNCHANGED}: non ricalcolati.")
+            yield dg.MaterializeResult(metadata={"Esito": UNCHANGED})
+            yield dg.AssetCheckResult(
+                check_name=AUDIT_CHECK,
+                passed=True,
+                description=(
+                    "Verifica superata quando gli indicatori furono calcolati; da allora "
+                    "marts.indicator_values non è cambiato."
+                ),
+            )
+            return
         protection = publish_indicators(con)
+        record_inputs(con, PUBLISHED_STEP, published_inputs(con))
     suppressed = int(protection.suppressed.sum())
     yield dg.MaterializeResult(
         metadata={
@@ -98,7 +125,30 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         settings = warehouse.settings()
         quarter = context.partition_key
+        step = export_step(profile.name, quarter)
         with warehouse.connect() as con:
+            inputs = export_inputs(con, profile, quarter, settings.cutoff)
+            kept = _unchanged_release(con, step, inputs, profile.name, quarter, settings.data_dir)
+            if kept is not None:
+                context.log.info(f"{profile.name} {quarter}: {UNCHANGED}, {kept.label} tenuto.")
+                yield dg.MaterializeResult(
+                    metadata={
+                        "Rilascio": kept.release_seq,
+                        "Stato": RELEASE_LABELS[kept.status],
+                        "File": kept.workbook_path,
+                        "sha256": kept.sha256,
+                        "Esito": f"{UNCHANGED}: {kept.label} non ricostruito",
+                    }
+                )
+                yield dg.AssetCheckResult(
+                    check_name=AUDIT_CHECK,
+                    passed=True,
+                    description=(
+                        "Verifica superata quando il rilascio fu costruito; da allora i suoi "
+                        "dati non sono cambiati."
+                    ),
+                )
+                return
             try:
                 outcome = build_candidate(
                     con, profile, quarter, settings.cutoff, settings.exports_dir
@@ -118,7 +168,12 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
                     description=f"Verifica della riservatezza non superata per {profile.name} "
                     f"{quarter}: cartella non scritta.{hold_back}"
                 ) from None
-        release = outcome.release
+            release = outcome.release
+            record_inputs(
+                con,
+                step,
+                {**inputs, "release_seq": release.release_seq, "sha256": release.sha256},
+            )
         context.log.info(f"{profile.name} {quarter}: {outcome.message()}")
         notices = outcome.export.notices() if outcome.export is not None else []
         for notice in notices:  # an indicator the workbook shows with nothing in it
@@ -158,6 +213,25 @@ def build_export_asset(profile: FunderProfile) -> dg.AssetsDefinition:
         )
 
     return _export
+
+
+def _unchanged_release(con, step: str, inputs: dict, profile: str, quarter: str, data_dir: Path):
+    """The release this quarter's last build made or kept, when nothing it was built from
+    changed and its workbook is still the file recorded; else None (build again)."""
+    recorded = recorded_inputs(con, step)
+    if recorded is None:
+        return None
+    mine = {k: v for k, v in recorded.items() if k not in ("release_seq", "sha256")}
+    if not unchanged(mine, inputs):
+        return None
+    for release in releases(con, profile, quarter):
+        if release.release_seq == recorded.get("release_seq"):
+            if release.sha256 != recorded.get("sha256"):
+                return None
+            if file_digest(data_dir / release.workbook_path) != release.sha256:
+                return None
+            return release
+    return None
 
 
 export_assets = [build_export_asset(p) for p in load_profiles().values()]

@@ -227,6 +227,8 @@ def build_ingest_asset(feed: Feed) -> dg.AssetsDefinition:
                 f"scartate {o.rows_rejected}, "
                 f"saltate {o.rows_skipped}"
             )
+        if not outcomes:
+            context.log.info(f"{feed.name} invariato: nessun file nuovo.")
         feedback = [o.feedback_file for o in outcomes if o.feedback_file]
         for other in keys[1:]:
             yield dg.MaterializeResult(asset_key=other, metadata={"Vedi": key.to_user_string()})

@@ -40,6 +40,8 @@ EXIT_CHECKS = 3
 
 RUN_JOB = "lavoro_run"
 TAGS = {"lavoro/origin": "lavoro run"}
+DBT_PARTIAL = "Solo i modelli a valle"
+"""How the dbt step's log line begins when it builds only part of the models."""
 TAIL_LINES = 30
 """How many of dbt's and Dagster's own last lines a failed run shows."""
 ERROR_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception|Violation)\w*: ")
@@ -127,6 +129,8 @@ class Progress:
         self.done = 0
         self.started: dict[str, float] = {}
         self.details: dict[str, str] = {}
+        self.rebuilt: dict[str, list[int]] = {}
+        """Per step, [assets rebuilt, assets unchanged] (from their "Esito" metadata)."""
         self.log_tail: deque[str] = deque(maxlen=TAIL_LINES)
 
     def phase(self, title: str, total: int) -> None:
@@ -149,6 +153,8 @@ class Progress:
         event = entry.dagster_event
         step = entry.step_key or ""
         if event is None:
+            if step == "warehouse_models" and (entry.user_message or "").startswith(DBT_PARTIAL):
+                self.details[step] = ", solo i modelli a valle dei dati nuovi"
             if entry.user_message:
                 prefix = f"{step}: " if step else ""
                 self.log_tail.append(prefix + mask_personal(strip_ansi(entry.user_message)))
@@ -192,6 +198,15 @@ class Progress:
         metadata = event.event_specific_data.materialization.metadata
         new = metadata.get("File elaborati in questa esecuzione")
         if new is None:
+            outcome = metadata.get("Esito")
+            kept = outcome is not None and str(outcome.value).startswith("invariato")
+            counts = self.rebuilt.setdefault(step, [0, 0])
+            counts[1 if kept else 0] += 1
+            built, same = counts
+            if same and not built:
+                self.details[step] = ", invariato"
+            elif same:
+                self.details[step] = f", rifatti {built}, invariati {same}"
             return
         refused = metadata.get("File rifiutati")
         text = f", {new.value} file nuovi" if new.value else ", nessun file nuovo"
@@ -216,6 +231,7 @@ def _execute(
     verbose: bool,
     selection: list[dg.AssetKey] | None = None,
     partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult | None:
     from dagster._core.utils import make_new_run_id
 
@@ -240,7 +256,7 @@ def _execute(
                 instance=instance,
                 partition_key=partition_key,
                 raise_on_error=False,
-                tags=TAGS,
+                tags=tags or TAGS,
                 run_id=run_id,
             )
     except Exception as exc:  # the run could not even start: one line, no traceback
@@ -310,9 +326,15 @@ def _warehouse_state(settings: Settings) -> tuple[int, int]:
         con.close()
 
 
-def run_everything(settings: Settings, verbose: bool = False) -> int:
+def run_everything(settings: Settings, verbose: bool = False, full: bool = False) -> int:
     """Ingest, build and publish; last, the funder workbooks for the last quarter complete
-    by the cut-off date. Returns the exit code."""
+    by the cut-off date. Returns the exit code.
+
+    Only what changed is done again (see ``orchestration.incremental``): a feed without a
+    new file loads nothing, dbt builds the models downstream of the changed sources, and
+    the published indicators, the workbooks and the analysts' copy are kept when their
+    inputs are the same. ``full``: every model built again (``lavoro run --tutto``)."""
+    from lavoro_debole.orchestration.dbt import FULL_REBUILD_TAG
     from lavoro_debole.orchestration.definitions import ALL_ASSETS, ALL_CHECKS, partitioned_assets
     from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 
@@ -325,8 +347,9 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
     unpartitioned = [a for a in ALL_ASSETS if a not in partitioned_assets()]
     # Each asset is a step, and so is each check defined apart from its asset.
     steps = len(unpartitioned) + len(ALL_CHECKS)
+    tags = {**TAGS, FULL_REBUILD_TAG: "tutto"} if full else TAGS
     progress.phase("Magazzino: file nuovi, modelli, indicatori", steps)
-    _execute(instance, unpartitioned, progress, report, verbose)
+    _execute(instance, unpartitioned, progress, report, verbose, tags=tags)
 
     quarters = complete_quarters(settings.cutoff)
     files_so_far, _ = _warehouse_state(settings)
@@ -359,7 +382,13 @@ def run_everything(settings: Settings, verbose: bool = False) -> int:
                 verbose,
                 selection=[k for a in exports for k in a.keys],
                 partition_key=quarter,
+                tags=tags,
             )
+    kept = [step_label(step) for step, (built, same) in progress.rebuilt.items() if same]
+    if kept:
+        report.notes.append(
+            "Invariati, non rifatti (i loro dati non sono cambiati): " + ", ".join(kept) + "."
+        )
     print_summary(settings, report, seq_before, started)
     return report.exit_code()
 

@@ -12,6 +12,7 @@ workbook.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ def _in_sentence(label: str) -> str:
     return label if first.isupper() else label[:1].lower() + label[1:]
 
 
+_COVER_TEXT_CHARS = 46
+"""What a line of the cover's column B (42 wide) holds of wrapped text (measured in
+LibreOffice with Carlito, Calibri's metrics: about 50), with room to spare."""
 _HEADLINE_WIDTHS = {7: 14, 8: 14, 9: 12, 10: 14, 11: 14}
 _FMT_CHANGE_COUNT = "+#,##0;-#,##0;0"
 _FMT_CHANGE_DAYS = "+0.0;-0.0;0.0"
@@ -111,8 +115,10 @@ TARGET_NOTES = (
 
 
 def _lines(text: str, chars: int) -> int:
-    """Lines a wrapped text needs in a column ``chars`` characters wide."""
-    return max(1, -(-len(text) // max(chars, 1)))
+    """Lines a wrapped text needs in a column ``chars`` characters wide: wrapped at word
+    boundaries as Excel and LibreOffice do, so a row is never shorter than its text."""
+    width = max(chars, 1)
+    return max(1, sum(len(textwrap.wrap(part, width)) or 1 for part in text.split("\n")))
 
 
 #: (indicator_id, period, breakdown, category, field) -> (sheet title, cell coordinate)
@@ -544,11 +550,17 @@ class _Writer:
         r = 4
         for label, value in facts:
             put(ws, r, 1, label, font=Font(bold=True), alignment=Alignment(vertical="top"))
-            cell = put(ws, r, 2, value, alignment=Alignment(horizontal="left", wrap_text=True))
+            cell = put(
+                ws,
+                r,
+                2,
+                value,
+                alignment=Alignment(horizontal="left", vertical="top", wrap_text=True),
+            )
             if isinstance(value, dt.date):
                 cell.number_format = "DD/MM/YYYY"
             elif isinstance(value, str):
-                ws.row_dimensions[r].height = 15 * _lines(value, 70)
+                ws.row_dimensions[r].height = 15 * _lines(value, _COVER_TEXT_CHARS)
             r += 1
         r = self._headline(ws, r + 1)
         r += 1
@@ -560,7 +572,7 @@ class _Writer:
                 put(ws, r, 1, f"{g} {title}", alignment=Alignment(vertical="top"))
                 text = ", ".join(f"{i} {INDICATORS[i].name}" for i in inds)
                 put(ws, r, 2, text, alignment=_WRAP)
-                ws.row_dimensions[r].height = 15 * _lines(text, 70)
+                ws.row_dimensions[r].height = 15 * _lines(text, _COVER_TEXT_CHARS)
                 r += 1
         put(ws, r, 1, "Note")
         put(ws, r, 2, "Definizioni, riservatezza dei dati, qualità dei dati", alignment=_WRAP)
@@ -584,6 +596,8 @@ class _Writer:
             put(ws, r, 4, row.received, number_format=FMT_COUNT)
             put(ws, r, 5, row.state)
             put(ws, r, 6, row.on_time, alignment=_WRAP)
+            lines = max(_lines(row.feed, 30), _lines(row.sender, _COVER_TEXT_CHARS))
+            ws.row_dimensions[r].height = 15 * lines
             r += 1
         note = (
             "Per ogni partner dell'elenco dei mittenti attesi: i file dovuti per il trimestre "

@@ -31,6 +31,7 @@ MANIFEST_READY = "LAVORO_DBT_MANIFEST_READY"
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_VAULT_KEY_FILE = "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt"
+DEMO_WAREHOUSE_KEY_FILE = "CHIAVE_MAGAZZINO_DIMOSTRATIVA.txt"
 PRIVATE_UMASK = 0o077
 """Everything a ``lavoro`` command (and the UI's processes, which inherit it) creates is
 readable by its owner only: the data directory holds criminal-conviction data."""
@@ -102,6 +103,7 @@ def _wait_for_warehouse(settings: Settings) -> str | None:
                 settings.warehouse_path,
                 settings.warehouse_wait_s,
                 keep_waiting=lambda pid: held_by_live_run(instance, pid),
+                key=settings.warehouse_key,
             ).close()
         except WarehouseBusyError as busy:
             return str(busy)
@@ -208,6 +210,8 @@ def _export_settings(settings: Settings) -> None:
         os.environ["LAVORO_PSEUDONYM_KEY"] = settings.pseudonym_key.decode("utf-8")
     if settings.vault_key is not None:
         os.environ["LAVORO_VAULT_KEY"] = settings.vault_key.decode("utf-8")
+    if settings.warehouse_key is not None:
+        os.environ["LAVORO_WAREHOUSE_KEY"] = settings.warehouse_key.decode("utf-8")
     if settings.analytics_dir is not None:
         os.environ["LAVORO_ANALYTICS_DIR"] = str(settings.analytics_dir)
 
@@ -238,7 +242,12 @@ def _check_warehouse_key(settings: Settings) -> None:
     """Refuse (exit 2, one line) a key that is not the one the warehouse was built with."""
     from lavoro_debole.ingest.keys import check_warehouse_file
 
-    check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
+    check_warehouse_file(
+        settings.warehouse_path,
+        settings.require_key(),
+        settings.inbox_dir,
+        warehouse_key=settings.warehouse_key,
+    )
 
 
 def run_pipeline(settings: Settings, verbose: bool = False) -> int:
@@ -314,12 +323,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "Non usarla mai per dati reali.\n" + vault_key + "\n",
         encoding="utf-8",
     )
+    warehouse_key = secrets.token_hex(32)
+    (data_dir / DEMO_WAREHOUSE_KEY_FILE).write_text(
+        "Chiave DIMOSTRATIVA del magazzino cifrato (warehouse.duckdb), creata da `lavoro demo`.\n"
+        "Non usarla mai per dati reali.\n" + warehouse_key + "\n",
+        encoding="utf-8",
+    )
     print(f"Genero un'inbox sintetica di {args.persons} persone in {data_dir}...", flush=True)
     generate_inbox(data_dir, persons=args.persons, seed=args.seed, until=DEMO_UNTIL)
     env = {
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": key,
         "LAVORO_VAULT_KEY": vault_key,
+        "LAVORO_WAREHOUSE_KEY": warehouse_key,
         "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
     }
     if os.environ.get("LAVORO_ANALYTICS_DIR"):
@@ -355,6 +371,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
                 "LAVORO_CUTOFF": os.environ.get("LAVORO_CUTOFF") or DEMO_UNTIL.isoformat(),
             }
         )
+        warehouse_key = demo_key(data_dir, DEMO_WAREHOUSE_KEY_FILE)
+        if warehouse_key is not None:  # a demo made before the warehouse was encrypted
+            os.environ["LAVORO_WAREHOUSE_KEY"] = warehouse_key
     settings = load_settings()
     settings.require_key()
     _check_warehouse_key(settings)
@@ -409,7 +428,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from lavoro_debole.faults import WarehouseBusyError, connect_waiting
 
     try:
-        con = connect_waiting(settings.warehouse_path, settings.warehouse_wait_s)
+        con = connect_waiting(
+            settings.warehouse_path, settings.warehouse_wait_s, key=settings.warehouse_key
+        )
     except WarehouseBusyError as busy:
         print(busy, file=sys.stderr)
         return 1

@@ -64,6 +64,9 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY
     """What DuckDB may hold in memory in every process (ingest, dbt, exports, the copy);
     beyond it large operations spill to ``duckdb_temp_dir`` instead of growing."""
+    warehouse_key: bytes | None = None
+    """The key of the warehouse encrypted at rest (``LAVORO_WAREHOUSE_KEY``): set, the
+    warehouse file is encrypted with DuckDB's AES-GCM; unset, it is a plain DuckDB file."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -249,4 +252,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "LAVORO_WAREHOUSE_WAIT_S", env.get("LAVORO_WAREHOUSE_WAIT_S"), 120.0
         ),
         duckdb_memory_limit=parse_memory_limit(env.get("LAVORO_DUCKDB_MEMORY_LIMIT")),
+        warehouse_key=parse_key(env.get("LAVORO_WAREHOUSE_KEY"), "LAVORO_WAREHOUSE_KEY"),
     )

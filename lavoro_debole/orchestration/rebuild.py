@@ -32,9 +32,17 @@ def _environment(settings: Settings) -> Iterator[None]:
         # analysts' folder (beside it, as the setting requires), so that nothing of the
         # deployment changes before the swap.
         "LAVORO_ANALYTICS_DIR": str(default_analytics_dir(settings.data_dir)),
+        # The rebuilt warehouse is encrypted as the deployment's is (or plain as it is).
+        "LAVORO_WAREHOUSE_KEY": (
+            settings.warehouse_key.decode("utf-8") if settings.warehouse_key else None
+        ),
     }
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:

@@ -2,11 +2,13 @@
 
 Not a test: ``.venv/bin/python benchmarks/disclosure_benchmark.py WAREHOUSE [--k 5]`` reads
 ``marts.indicator_values`` from a built warehouse (for example ``data/demo/warehouse.duckdb``
-after ``make demo``), then times, in this process, the whole protection (primary and
-complementary suppression with every audit of the search) and one final audit of
-everything the mart publishes, and counts the linear programmes the audit built and
-solved. Issue 14 asks that the search cost what HiGHS costs: each attacker programme is
-built once per group of hidden cells and re-solved by changing its objective.
+after ``make demo``, with ``LAVORO_WAREHOUSE_KEY`` from ``CHIAVE_MAGAZZINO_DIMOSTRATIVA.txt``:
+the demo's warehouse is encrypted at rest), then times, in this process, the whole
+protection (primary and complementary suppression with every audit of the search) and
+one final audit of everything the mart publishes, and counts the linear programmes the
+audit built and solved. Issue 14 asks that the search cost what HiGHS costs: each
+attacker programme is built once per group of hidden cells and re-solved by changing
+its objective.
 
 ``--joint`` also times the protection of a release together with the earlier ones
 (issue 12 §4: frozen tables, protected differences, the joint audit): as if the latest
@@ -20,16 +22,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from lavoro_debole.exports.audit import audit_universe
 from lavoro_debole.exports.joint import Snapshot, protect_jointly
 from lavoro_debole.exports.publish import protect_for, read_indicator_values
 from lavoro_debole.exports.releases import released_snapshots
+from lavoro_debole.ingest.warehouse_db import KEY_VARIABLE, open_warehouse
+from lavoro_debole.settings import parse_key
 
 
 def main() -> None:
@@ -38,7 +42,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--joint", action="store_true", help="also time the joint protection")
     args = parser.parse_args()
-    con = duckdb.connect(str(args.warehouse), read_only=True)
+    # a deployment's warehouse encrypted at rest opens with LAVORO_WAREHOUSE_KEY
+    key = parse_key(os.environ.get(KEY_VARIABLE), KEY_VARIABLE)
+    con = open_warehouse(args.warehouse, read_only=True, key=key)
     frame = read_indicator_values(con)
     history = released_snapshots(con)
     con.close()

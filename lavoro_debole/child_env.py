@@ -2,10 +2,11 @@
 
 dagster-dbt starts dbt with a copy of the whole environment of the run, which holds the
 pseudonymisation key, the SMTP password and the vault's key. dbt needs none of them: it
-reads the warehouse (``LAVORO_DATA_DIR``), the cut-off (``LAVORO_CUTOFF``) and its own
-``DBT_*`` variables. So dagster-dbt starts ``lavoro-dbt`` (this module's :func:`main`),
-which replaces itself with this environment's dbt, handing it only the variables listed
-here. No Dagster import: ``lavoro run``'s ``dbt parse`` uses it too.
+reads the warehouse (``LAVORO_DATA_DIR``, and ``LAVORO_WAREHOUSE_KEY`` when it is encrypted
+at rest), the cut-off (``LAVORO_CUTOFF``) and its own ``DBT_*`` variables. So
+dagster-dbt starts ``lavoro-dbt`` (this module's :func:`main`), which replaces itself
+with this environment's dbt, handing it only the variables listed here. No Dagster
+import: ``lavoro run``'s ``dbt parse`` uses it too.
 
 A variable dbt needs and this list lacks is missing in dbt (``env_var('X')`` fails with
 dbt's own message): add it to :data:`KEPT` or :data:`KEPT_PREFIXES`, never a secret.
@@ -42,6 +43,9 @@ KEPT = frozenset(
         "LAVORO_DATA_DIR",
         "LAVORO_CUTOFF",
         "LAVORO_DUCKDB_MEMORY_LIMIT",
+        # The key of the warehouse encrypted at rest: dbt writes the warehouse, so it needs
+        # this one (and still none of the others).
+        "LAVORO_WAREHOUSE_KEY",
     }
 )
 """Variables passed to dbt unchanged."""

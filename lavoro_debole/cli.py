@@ -30,6 +30,7 @@ from lavoro_debole.settings import (
 DEMO_DIR = Path("data") / "demo"
 DEMO_KEY_FILE = "CHIAVE_DIMOSTRATIVA.txt"
 DEMO_VAULT_KEY_FILE = "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt"
+DEMO_WAREHOUSE_KEY_FILE = "CHIAVE_MAGAZZINO_DIMOSTRATIVA.txt"
 PRIVATE_UMASK = 0o077
 """Everything a ``lavoro`` command (and the UI's processes, which inherit it) creates is
 readable by its owner only: the data directory holds criminal-conviction data."""
@@ -101,6 +102,7 @@ def _wait_for_warehouse(settings: Settings) -> str | None:
                 settings.warehouse_path,
                 settings.warehouse_wait_s,
                 keep_waiting=lambda pid: held_by_live_run(instance, pid),
+                key=settings.warehouse_key,
             ).close()
         except WarehouseBusyError as busy:
             return str(busy)
@@ -190,7 +192,12 @@ def _check_warehouse_key(settings: Settings) -> None:
     """Refuse (exit 2, one line) a key that is not the one the warehouse was built with."""
     from lavoro_debole.ingest.keys import check_warehouse_file
 
-    check_warehouse_file(settings.warehouse_path, settings.require_key(), settings.inbox_dir)
+    check_warehouse_file(
+        settings.warehouse_path,
+        settings.require_key(),
+        settings.inbox_dir,
+        warehouse_key=settings.warehouse_key,
+    )
 
 
 def run_pipeline(settings: Settings, verbose: bool = False, full: bool = False) -> int:
@@ -266,9 +273,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "Non usarla mai per dati reali.\n" + vault_key + "\n",
         encoding="utf-8",
     )
+    warehouse_key = secrets.token_hex(32)
+    (data_dir / DEMO_WAREHOUSE_KEY_FILE).write_text(
+        "Chiave DIMOSTRATIVA del magazzino cifrato (warehouse.duckdb), creata da `lavoro demo`.\n"
+        "Non usarla mai per dati reali.\n" + warehouse_key + "\n",
+        encoding="utf-8",
+    )
     print(f"Genero un'inbox sintetica di {args.persons} persone in {data_dir}...", flush=True)
     generate_inbox(data_dir, persons=args.persons, seed=args.seed, until=DEMO_UNTIL)
-    code = run_pipeline(_demo_settings(data_dir, key, vault_key))
+    code = run_pipeline(_demo_settings(data_dir, key, vault_key, warehouse_key))
     if code == 3:
         # `make demo` must succeed: the synthetic inbox plants its wrong files on purpose.
         print("Demo: i controlli non superati sono voluti (l'inbox sintetica ha errori piantati).")
@@ -276,17 +289,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _demo_settings(data_dir: Path, key: str, vault_key: str) -> Settings:
+def _demo_settings(data_dir: Path, key: str, vault_key: str, warehouse_key: str | None) -> Settings:
     """The environment's settings for the demo's data directory and keys; its cut-off
-    unless LAVORO_CUTOFF is set."""
-    return load_settings(
-        defaults={"LAVORO_CUTOFF": DEMO_UNTIL.isoformat()},
-        overrides={
-            "LAVORO_DATA_DIR": str(data_dir),
-            "LAVORO_PSEUDONYM_KEY": key,
-            "LAVORO_VAULT_KEY": vault_key,
-        },
-    )
+    unless LAVORO_CUTOFF is set. ``warehouse_key`` None: a demo made before the
+    warehouse was encrypted."""
+    overrides = {
+        "LAVORO_DATA_DIR": str(data_dir),
+        "LAVORO_PSEUDONYM_KEY": key,
+        "LAVORO_VAULT_KEY": vault_key,
+    }
+    if warehouse_key is not None:
+        overrides["LAVORO_WAREHOUSE_KEY"] = warehouse_key
+    return load_settings(defaults={"LAVORO_CUTOFF": DEMO_UNTIL.isoformat()}, overrides=overrides)
 
 
 def demo_key(data_dir: Path, file_name: str = DEMO_KEY_FILE) -> str | None:
@@ -304,7 +318,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         if key is None or vault_key is None:
             print("Nessuna demo trovata: eseguire prima `lavoro demo`.", file=sys.stderr)
             return 2
-        settings = _demo_settings(data_dir, key, vault_key)
+        warehouse_key = demo_key(data_dir, DEMO_WAREHOUSE_KEY_FILE)
+        settings = _demo_settings(data_dir, key, vault_key, warehouse_key)
     else:
         settings = load_settings()
     settings.require_key()
@@ -359,7 +374,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
     from lavoro_debole.faults import WarehouseBusyError, connect_waiting
 
     try:
-        con = connect_waiting(settings.warehouse_path, settings.warehouse_wait_s)
+        con = connect_waiting(
+            settings.warehouse_path, settings.warehouse_wait_s, key=settings.warehouse_key
+        )
     except WarehouseBusyError as busy:
         print(busy, file=sys.stderr)
         return 1

@@ -28,6 +28,7 @@ from lavoro_debole.ingest.atomic import (
     replace_atomically,
     temp_path_for,
 )
+from lavoro_debole.ingest.warehouse_db import open_warehouse
 
 __all__ = [
     "DISK_FULL_MESSAGE",
@@ -120,8 +121,12 @@ def connect_waiting(
     poll_s: float = 0.5,
     keep_waiting: Callable[[int | None], bool] | None = None,
     config: dict[str, str] | None = None,
+    key: bytes | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, retrying while another process holds its lock.
+
+    ``key``: the warehouse's ``LAVORO_WAREHOUSE_KEY`` when it is encrypted at rest (see
+    :func:`lavoro_debole.ingest.warehouse_db.open_warehouse`).
 
     After ``wait_s`` seconds raises :class:`WarehouseBusyError` with one line saying the
     warehouse is in use and by which PID (DuckDB names it). ``keep_waiting(pid)`` true
@@ -131,7 +136,7 @@ def connect_waiting(
     started = time.monotonic()
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+            return open_warehouse(path, read_only=read_only, key=key, config=config)
         except duckdb.Error as exc:
             if not is_lock_error(exc):
                 if is_disk_full(exc):

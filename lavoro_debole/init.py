@@ -51,5 +51,9 @@ def init_data_dir(data_dir: Path) -> list[str]:
         f"  export LAVORO_DATA_DIR={data_dir}",
         '  export LAVORO_PSEUDONYM_KEY=...  (una volta: python -c "import secrets; '
         'print(secrets.token_hex(32))", da conservare fuori dal repository)',
+        "  export LAVORO_VAULT_KEY=...  (un'altra chiave, allo stesso modo: cifra il deposito "
+        "riservato)",
+        "  export LAVORO_WAREHOUSE_KEY=...  (un'altra ancora, consigliata: cifra il magazzino; "
+        "da impostare prima del primo `lavoro run`, senza non si riapre)",
         "  salvare i file dei partner in inbox/<flusso>/ e lanciare `lavoro run`",
     ]

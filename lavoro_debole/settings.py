@@ -74,15 +74,15 @@ class Settings:
 
     data_dir: Path
     """Everything a deployment holds (inbox, reference, warehouse, vault, exports...)."""
-    pseudonym_key: bytes | None
+    pseudonym_key: bytes | None = field(repr=False)
     """The secret of the keyed pseudonyms (HMAC-SHA256); see :meth:`require_key`."""
     cutoff: dt.date
     """The data's cut-off date (default: the end of the last complete quarter)."""
-    new_pseudonym_key: bytes | None = None
+    new_pseudonym_key: bytes | None = field(default=None, repr=False)
     """Only for ``lavoro ruota-chiave``: the key that replaces ``pseudonym_key``."""
     analytics_dir: Path | None = None
     """The analysts' folder, outside the data directory (default: see ``default_analytics_dir``)."""
-    vault_key: bytes | None = None
+    vault_key: bytes | None = field(default=None, repr=False)
     """The key of the encrypted vault of rejected rows (``vault.duckdb``)."""
     ui_allowed_hosts: tuple[str, ...] = ()
     """Further ``Host`` values the UI answers (``LAVORO_UI_ALLOWED_HOSTS``), besides
@@ -109,6 +109,9 @@ class Settings:
     smtp: SmtpSettings | None = None
     """The mail server of the deliveries; None without ``LAVORO_SMTP_HOST`` (deliveries
     are then recorded as skipped)."""
+    warehouse_key: bytes | None = field(default=None, repr=False)
+    """The key of the warehouse encrypted at rest (``LAVORO_WAREHOUSE_KEY``): set, the
+    warehouse file is encrypted with DuckDB's AES-GCM; unset, it is a plain DuckDB file."""
 
     @property
     def inbox_dir(self) -> Path:
@@ -376,6 +379,7 @@ def load_settings(
             "LAVORO_SENSOR_INTERVAL", env.get("LAVORO_SENSOR_INTERVAL"), 30, 1, 86400
         ),
         smtp=parse_smtp(env),
+        warehouse_key=parse_key(env.get("LAVORO_WAREHOUSE_KEY"), "LAVORO_WAREHOUSE_KEY"),
     )
 
 
@@ -400,6 +404,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "LAVORO_PSEUDONYM_KEY": settings.pseudonym_key,
         "LAVORO_NEW_PSEUDONYM_KEY": settings.new_pseudonym_key,
         "LAVORO_VAULT_KEY": settings.vault_key,
+        "LAVORO_WAREHOUSE_KEY": settings.warehouse_key,
     }
     env.update({name: key.decode("utf-8") for name, key in keys.items() if key is not None})
     if settings.analytics_dir is not None:

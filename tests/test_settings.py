@@ -308,3 +308,22 @@ def test_the_definitions_take_the_sensor_interval_and_export_day_from_the_settin
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.split("\n")[-2] == "7 0 7 3 1,4,7,10 *"
+
+
+def test_no_key_or_password_shows_in_the_settings_repr():
+    """A Settings printed by mistake (a log line, a traceback's locals) names no secret."""
+    secrets = {
+        "LAVORO_PSEUDONYM_KEY": "p" * 40,
+        "LAVORO_NEW_PSEUDONYM_KEY": "n" * 40,
+        "LAVORO_VAULT_KEY": "v" * 64,
+        "LAVORO_WAREHOUSE_KEY": "w" * 64,
+        "LAVORO_SMTP_HOST": "smtp.example.org",
+        "LAVORO_SMTP_USER": "mittente@example.org",
+        "LAVORO_SMTP_PASSWORD": "s" * 20,
+    }
+    settings = load_settings({"LAVORO_DATA_DIR": "/tmp/lavoro-repr", **secrets})
+    assert settings.warehouse_key == b"w" * 64  # read, only not shown
+    shown = repr(settings)
+    for name, value in secrets.items():
+        if "KEY" in name or "PASSWORD" in name:
+            assert value not in shown, name

@@ -453,6 +453,15 @@ def _select_sql(table: str, cutoff: dt.date) -> str:
     return f'select {", ".join(parts)} from warehouse."{schema}"."{bare}"'
 
 
+def _attach_options(warehouse_key: bytes | None) -> str:
+    """Read-only, with the key of a warehouse encrypted at rest (reading an encrypted
+    file needs no extension; the same statement as ``ingest/warehouse_db.py``'s)."""
+    if warehouse_key is None:
+        return "read_only"
+    quoted_key = warehouse_key.decode("utf-8").replace("'", "''")
+    return f"encryption_key '{quoted_key}', read_only"
+
+
 def publish_analytics(
     warehouse_path: Path,
     analytics_dir: Path,
@@ -461,8 +470,12 @@ def publish_analytics(
     cutoff: dt.date,
     k: int = RISK_K,
     config: dict[str, str] | None = None,
+    warehouse_key: bytes | None = None,
 ) -> AnalyticsCopy:
-    """Write the analysts' copy and its risk note into ``analytics_dir``, atomically."""
+    """Write the analysts' copy and its risk note into ``analytics_dir``, atomically.
+
+    ``warehouse_key``: the key of a warehouse encrypted at rest. The copy itself is never
+    encrypted (analysts open it with the plain DuckDB command line)."""
     analytics_dir.mkdir(parents=True, exist_ok=True)
     analytics_dir.chmod(FOLDER_MODE)
     target = analytics_dir / COPY_FILE
@@ -481,7 +494,7 @@ def publish_analytics(
                 side_effects=False,
             )
             quoted = str(warehouse_path).replace("'", "''")  # ATTACH takes no parameters
-            con.execute(f"attach '{quoted}' as warehouse (read_only)")
+            con.execute(f"attach '{quoted}' as warehouse ({_attach_options(warehouse_key)})")
             for schema in sorted({table.split(".")[0] for table in PUBLISHED}):
                 con.execute(f'create schema if not exists "{schema}"')
             for table in PUBLISHED:
@@ -513,6 +526,7 @@ def publish_for(settings: Settings) -> AnalyticsCopy:
         pseudonym_key=settings.require_key(),
         cutoff=settings.cutoff,
         config=settings.duckdb_config(),
+        warehouse_key=settings.warehouse_key,
     )
     # An earlier version kept the copy inside the data directory, with everything.
     legacy = settings.data_dir / COPY_FILE

@@ -18,6 +18,7 @@ import duckdb
 
 from lavoro_debole.ingest.inbox import walk_feed_dir
 from lavoro_debole.ingest.pipeline import sha256_of
+from lavoro_debole.ingest.warehouse_db import open_warehouse
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,11 @@ class WarehouseBusy(Exception):
 
 
 def not_yet_ingested(
-    warehouse_path: Path, inbox_dir: Path, ready: list[ReadyFile]
+    warehouse_path: Path,
+    inbox_dir: Path,
+    ready: list[ReadyFile],
+    *,
+    warehouse_key: bytes | None = None,
 ) -> list[ReadyFile]:
     """The ready files the warehouse has not processed yet (same feed, name and content).
 
@@ -94,7 +99,7 @@ def not_yet_ingested(
     if not ready or not warehouse_path.exists():
         return ready
     try:
-        con = duckdb.connect(str(warehouse_path), read_only=True)
+        con = open_warehouse(warehouse_path, read_only=True, key=warehouse_key)
     except duckdb.Error:
         raise WarehouseBusy(str(warehouse_path)) from None
     try:

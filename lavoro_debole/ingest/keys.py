@@ -25,6 +25,7 @@ import duckdb
 from lavoro_debole.ingest.identifiers import pseudonym
 from lavoro_debole.ingest.readers import UnreadableFileError, read_file
 from lavoro_debole.ingest.values import clean_text_value
+from lavoro_debole.ingest.warehouse_db import open_warehouse
 from lavoro_debole.schemas import normalise_cf
 from lavoro_debole.settings import SettingsError
 
@@ -256,14 +257,16 @@ def ensure_key(con: duckdb.DuckDBPyConnection, key: bytes, inbox_dir: Path | Non
     return outcome
 
 
-def check_warehouse_file(warehouse: Path, key: bytes, inbox_dir: Path) -> KeyCheck | None:
+def check_warehouse_file(
+    warehouse: Path, key: bytes, inbox_dir: Path, *, warehouse_key: bytes | None = None
+) -> KeyCheck | None:
     """:func:`check_key` on a warehouse file, read-only; None when there is nothing to check
     yet (no file) or the warehouse is open for writing elsewhere (then the ingest checks it
     again when it gets the warehouse)."""
     if not warehouse.is_file():
         return None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_warehouse(warehouse, read_only=True, key=warehouse_key)
     except duckdb.IOException:
         return None
     try:

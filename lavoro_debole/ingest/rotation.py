@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from lavoro_debole.ingest.keys import check_key, key_fingerprint, recorded_fingerprint
+from lavoro_debole.ingest.warehouse_db import attach_warehouse, open_warehouse
 from lavoro_debole.settings import Settings, SettingsError, default_analytics_dir
 
 STAGING_NAME = ".ruota-chiave"
@@ -62,9 +63,11 @@ def _wal(path: Path) -> Path:
     return Path(str(path) + ".wal")
 
 
-def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, *, read_only: bool = False, key: bytes | None = None
+) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return open_warehouse(path, read_only=read_only, key=key)
     except duckdb.IOException:
         raise RotationError(
             "il magazzino è in uso da un altro processo (l'interfaccia o un'elaborazione): "
@@ -72,10 +75,13 @@ def _connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnectio
         ) from None
 
 
-def _attach_old(con: duckdb.DuckDBPyConnection, old_path: Path) -> None:
+def _attach_old(con: duckdb.DuckDBPyConnection, old_path: Path, key: bytes | None) -> None:
     quoted = str(old_path).replace("'", "''")  # ATTACH takes no parameters
     try:
-        con.execute(f"attach '{quoted}' as old_warehouse (read_only)")
+        if key is not None:
+            attach_warehouse(con, old_path, key, alias="old_warehouse", read_only=True)
+        else:
+            con.execute(f"attach '{quoted}' as old_warehouse (read_only)")
     except duckdb.IOException:
         raise RotationError(
             "il magazzino è in uso da un altro processo (l'interfaccia o un'elaborazione): "
@@ -126,14 +132,16 @@ def remove_staging(staging: Path) -> None:
             shutil.rmtree(path)
 
 
-def carry_over_receipts(new: duckdb.DuckDBPyConnection, old_path: Path) -> None:
+def carry_over_receipts(
+    new: duckdb.DuckDBPyConnection, old_path: Path, key: bytes | None = None
+) -> None:
     """When each file was received, as the old warehouse recorded it.
 
     A file the old warehouse knew keeps its ``received_at`` and ``received_seq`` (in
     ``ops.ingest_files`` and in the lineage of its raw rows); a file it did not know (new
     in the inbox) comes after all of them, in the rebuild's order.
     """
-    _attach_old(new, old_path)
+    _attach_old(new, old_path, key)
     try:
         new.execute("begin transaction")
         new.execute(
@@ -184,9 +192,11 @@ def carry_over_receipts(new: duckdb.DuckDBPyConnection, old_path: Path) -> None:
         new.execute("detach old_warehouse")
 
 
-def carry_over_ops(new: duckdb.DuckDBPyConnection, old_path: Path) -> tuple[str, ...]:
+def carry_over_ops(
+    new: duckdb.DuckDBPyConnection, old_path: Path, key: bytes | None = None
+) -> tuple[str, ...]:
     """Copy every ``ops`` table of the old warehouse that the rebuild does not write."""
-    _attach_old(new, old_path)
+    _attach_old(new, old_path, key)
     carried = []
     try:
         tables = new.execute(
@@ -224,14 +234,16 @@ def carry_over_ops(new: duckdb.DuckDBPyConnection, old_path: Path) -> tuple[str,
     return tuple(carried)
 
 
-def _check_rebuilt(new: duckdb.DuckDBPyConnection, old_path: Path, new_key: bytes) -> int:
+def _check_rebuilt(
+    new: duckdb.DuckDBPyConnection, old_path: Path, new_key: bytes, key: bytes | None = None
+) -> int:
     """Refuse a rebuild that lost a file or does not carry the new key; returns its persons."""
     if recorded_fingerprint(new) != key_fingerprint(new_key):
         raise RotationError(
             "il magazzino ricostruito non porta l'impronta della nuova chiave: "
             "rotazione interrotta, nulla è stato cambiato"
         )
-    _attach_old(new, old_path)
+    _attach_old(new, old_path, key)
     try:
         lost = new.execute(
             """
@@ -288,7 +300,7 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
             f"nessun magazzino in {warehouse}: non c'è nulla da ruotare, basta mettere la "
             "nuova chiave in .env come LAVORO_PSEUDONYM_KEY"
         )
-    con = _connect(warehouse)
+    con = _connect(warehouse, key=settings.warehouse_key)
     try:
         check_key(con, old_key, settings.inbox_dir)
         con.execute("checkpoint")
@@ -307,11 +319,11 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
             """Before the models are built: refuse early, and give back what the inbox
             cannot (the models then see the old receipts)."""
             nonlocal carried, persons
-            new = _connect(staged.warehouse_path)
+            new = _connect(staged.warehouse_path, key=staged.warehouse_key)
             try:
-                persons = _check_rebuilt(new, warehouse, new_key)
-                carry_over_receipts(new, warehouse)
-                carried = carry_over_ops(new, warehouse)
+                persons = _check_rebuilt(new, warehouse, new_key, settings.warehouse_key)
+                carry_over_receipts(new, warehouse, settings.warehouse_key)
+                carried = carry_over_ops(new, warehouse, settings.warehouse_key)
             finally:
                 new.close()
 
@@ -325,7 +337,7 @@ def rotate_key(settings: Settings, new_key: bytes, build: Builder) -> RotationRe
                 "la ricostruzione non ha riportato le date di ricezione dal vecchio magazzino: "
                 "rotazione interrotta, nulla è stato cambiato"
             )
-        new = _connect(staged.warehouse_path)
+        new = _connect(staged.warehouse_path, key=staged.warehouse_key)
         try:
             files = int(new.execute("select count(*) from ops.ingest_files").fetchone()[0])
             new.execute("checkpoint")
@@ -365,7 +377,7 @@ def _swap_in(settings: Settings, staged: Settings, before: tuple[tuple[str, int]
     the rename leaves no journal of the old file beside the new one.
     """
     warehouse = settings.warehouse_path
-    con = _connect(warehouse)
+    con = _connect(warehouse, key=settings.warehouse_key)
     try:
         if _state(con) != before:
             raise RotationError(

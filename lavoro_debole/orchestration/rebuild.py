@@ -33,7 +33,11 @@ def _environment(settings: Settings) -> Iterator[None]:
         dataclasses.replace(settings, analytics_dir=default_analytics_dir(settings.data_dir))
     )
     saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:

@@ -17,8 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from lavoro_debole.exports.profiles import FunderProfile
 from lavoro_debole.exports.publish import build_funder_export
 from lavoro_debole.exports.releases import (
@@ -29,6 +27,7 @@ from lavoro_debole.exports.releases import (
     released_snapshots,
     releases,
 )
+from lavoro_debole.ingest.warehouse_db import open_warehouse
 from lavoro_debole.settings import Settings
 
 SCRATCH_PREFIX = ".ricostruzione-"
@@ -52,7 +51,7 @@ def replay_release(
     """Rebuild one release into a scratch folder and compare it cell by cell."""
     from lavoro_debole.orchestration.rebuild import build_warehouse
 
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    con = open_warehouse(settings.warehouse_path, read_only=True, key=settings.warehouse_key)
     try:
         found = [r for r in releases(con, profile.name, quarter) if r.release_seq == release_seq]
         if not found:
@@ -99,7 +98,7 @@ def replay_release(
     staged = dataclasses.replace(settings, data_dir=scratch, cutoff=release.cutoff)
     if not build_warehouse(staged, lambda: None):
         raise ReleaseError(f"{release.label}: la ricostruzione del magazzino non è riuscita")
-    rebuilt_con = duckdb.connect(str(staged.warehouse_path), read_only=True)
+    rebuilt_con = open_warehouse(staged.warehouse_path, read_only=True, key=staged.warehouse_key)
     try:
         export = build_funder_export(
             rebuilt_con, profile, quarter, release.cutoff, scratch / "exports", history=history

@@ -46,6 +46,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 settings.warehouse_path,
                 _wait_s(settings.warehouse_wait_s),
                 config=settings.duckdb_config(),
+                key=settings.warehouse_key,
             )
         except WarehouseBusyError as busy:
             _gave_up()

@@ -31,6 +31,7 @@ import dagster as dg
 import duckdb
 
 from lavoro_debole.ingest.personal import mask_personal
+from lavoro_debole.ingest.warehouse_db import open_warehouse
 from lavoro_debole.settings import Settings, last_complete_quarter_end
 
 EXIT_OK = 0
@@ -312,7 +313,7 @@ def _warehouse_state(settings: Settings) -> tuple[int, int]:
     if not settings.warehouse_path.exists():
         return 0, 0
     try:
-        con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        con = open_warehouse(settings.warehouse_path, read_only=True, key=settings.warehouse_key)
     except duckdb.Error:
         return 0, 0
     try:
@@ -475,7 +476,9 @@ def print_summary(
         print(note)
     if settings.warehouse_path.exists():
         try:
-            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+            con = open_warehouse(
+                settings.warehouse_path, read_only=True, key=settings.warehouse_key
+            )
         except duckdb.Error:
             print("Il magazzino è ancora in uso da un altro processo: riepilogo non disponibile.")
             con = None

@@ -70,7 +70,12 @@ def inbox_sensor(context: dg.SensorEvaluationContext):
     ready = look(settings.inbox_dir, list(FEEDS), state)
     try:
         if first_start:
-            ready = not_yet_ingested(settings.warehouse_path, settings.inbox_dir, ready)
+            ready = not_yet_ingested(
+                settings.warehouse_path,
+                settings.inbox_dir,
+                ready,
+                warehouse_key=settings.warehouse_key,
+            )
     except WarehouseBusy:
         # a run is writing: the cursor stays as it was, so the same files are ready again
         return dg.SensorResult(skip_reason="Il magazzino è in uso: riprovo al prossimo giro.")

@@ -31,6 +31,7 @@ from lavoro_debole.exports.analytics import (
     published_columns,
 )
 from lavoro_debole.ingest.vault import VaultError, attach_vault, open_vault
+from lavoro_debole.ingest.warehouse_db import is_encrypted, open_warehouse
 from lavoro_debole.synthetic.world import build_world
 
 pytestmark = pytest.mark.slow
@@ -77,8 +78,16 @@ def room(tmp_path_factory: pytest.TempPathFactory):
         "analytics_dir": base / "dati-analisi",
         "key": _demo_key(data_dir / "CHIAVE_DIMOSTRATIVA.txt").encode(),
         "vault_key": _demo_key(data_dir / "CHIAVE_DEPOSITO_DIMOSTRATIVA.txt").encode(),
+        # the demo's warehouse is encrypted at rest (issue 10 §5); the copy is built from it
+        "warehouse_key": _demo_key(data_dir / "CHIAVE_MAGAZZINO_DIMOSTRATIVA.txt").encode(),
         "env": {**env, "LAVORO_DATA_DIR": str(data_dir)},
     }
+
+
+def _warehouse(room, *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    return open_warehouse(
+        room["data_dir"] / "warehouse.duckdb", read_only=read_only, key=room["warehouse_key"]
+    )
 
 
 def _analisi(room, *args: str) -> subprocess.CompletedProcess:
@@ -124,7 +133,7 @@ def test_lavoro_analisi_runs_a_query_read_only_with_external_access_off(room):
     assert lines[0] == "ext,locked,persons"
     ext, locked, persons = lines[1].split(",")
     assert (ext, locked) == ("false", "true")
-    warehouse = duckdb.connect(str(room["data_dir"] / "warehouse.duckdb"), read_only=True)
+    warehouse = _warehouse(room)
     expected = warehouse.execute(
         "select count(*) from intermediate.int_persons_resolved"
     ).fetchone()
@@ -156,11 +165,19 @@ def test_python_as_the_guide_says_refuses_every_way_out(room):
                 con.execute(statement)
             assert not (room["analytics_dir"].parent / "fuori.csv").exists(), name
         # While an analyst holds the copy open, the pipeline still writes the warehouse.
-        writer = duckdb.connect(str(room["data_dir"] / "warehouse.duckdb"))
+        writer = _warehouse(room, read_only=False)
         writer.execute("checkpoint")
         writer.close()
     finally:
         con.close()
+
+
+def test_the_demo_warehouse_is_encrypted_and_the_copy_built_from_it_is_not(room):
+    """Analysts open the copy with the plain command line; the warehouse needs its key."""
+    assert is_encrypted(room["data_dir"] / "warehouse.duckdb") is True
+    assert is_encrypted(room["analytics_dir"] / COPY_FILE) is False
+    with pytest.raises(duckdb.Error):
+        duckdb.connect(str(room["data_dir"] / "warehouse.duckdb"), read_only=True)
 
 
 # --- what the copy holds -------------------------------------------------------------------
@@ -194,7 +211,7 @@ def _varchar_values(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def test_no_warehouse_pseudonym_and_no_cf_of_the_corpus_in_the_copy(room):
-    warehouse = duckdb.connect(str(room["data_dir"] / "warehouse.duckdb"), read_only=True)
+    warehouse = _warehouse(room)
     persons = {
         r[0]
         for r in warehouse.execute(
@@ -259,7 +276,11 @@ def test_republishing_keeps_the_copys_pseudonyms(room, tmp_path):
     ).fetchall()
     con.close()
     again = publish_analytics(
-        room["data_dir"] / "warehouse.duckdb", tmp_path, pseudonym_key=room["key"], cutoff=CUTOFF
+        room["data_dir"] / "warehouse.duckdb",
+        tmp_path,
+        pseudonym_key=room["key"],
+        cutoff=CUTOFF,
+        warehouse_key=room["warehouse_key"],
     )
     con = duckdb.connect(str(again.path), read_only=True)
     after = con.execute(
@@ -321,7 +342,7 @@ HAND_COMBINATIONS = {
 def test_risk_note_figures_worked_out_by_hand(room, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(room["data_dir"] / "warehouse.duckdb", warehouse)
-    con = duckdb.connect(str(warehouse))
+    con = open_warehouse(warehouse, key=room["warehouse_key"])
     con.execute("delete from intermediate.int_persons_resolved")
     con.execute("delete from intermediate.int_cases_classified")
     for person, sex, born, cases in HAND_PERSONS:
@@ -339,7 +360,11 @@ def test_risk_note_figures_worked_out_by_hand(room, tmp_path):
             )
     con.close()
     copy = publish_analytics(
-        warehouse, tmp_path / "analisi", pseudonym_key=room["key"], cutoff=CUTOFF
+        warehouse,
+        tmp_path / "analisi",
+        pseudonym_key=room["key"],
+        cutoff=CUTOFF,
+        warehouse_key=room["warehouse_key"],
     )
     assert (copy.persons, copy.persons_at_risk) == (12, 7)
     published = duckdb.connect(str(copy.path), read_only=True)
@@ -386,7 +411,7 @@ def test_the_analysts_folder_is_group_readable(room):
 
 def test_the_vault_keeps_the_raw_values_and_shows_none_in_its_bytes(room):
     data_dir = room["data_dir"]
-    warehouse = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    warehouse = _warehouse(room)
     tables = warehouse.execute(
         "select 1 from duckdb_tables() where table_name = 'rejected_rows'"
     ).fetchall()

@@ -250,3 +250,61 @@ def test_an_old_analysts_copy_without_a_new_one_is_deleted(settings: Settings):
         "vault.duckdb",
         "warehouse.duckdb",
     ]
+
+
+WAREHOUSE_KEY = b"rotation-steps-warehouse-key-0123456789ab"
+
+
+def _ingest_encrypted(settings: Settings, key: bytes) -> None:
+    from lavoro_debole.ingest.warehouse_db import open_warehouse
+
+    con = open_warehouse(settings.warehouse_path, key=settings.warehouse_key)
+    try:
+        attach_vault(con, settings.vault_path, settings.require_vault_key())
+        for feed in FEEDS:
+            ingest_feed(con, feed, settings.inbox_dir, key=key, feedback_dir=settings.feedback_dir)
+    finally:
+        con.close()
+
+
+def test_an_encrypted_warehouse_rotates_into_an_encrypted_warehouse(inbox: Path, tmp_path: Path):
+    """The rotation opens the old and the rebuilt warehouse with LAVORO_WAREHOUSE_KEY, and
+    the warehouse it swaps in is encrypted under the same key."""
+    from lavoro_debole.ingest.warehouse_db import is_encrypted, open_warehouse
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(inbox, data_dir / "inbox")
+    settings = Settings(
+        data_dir=data_dir,
+        pseudonym_key=OLD,
+        cutoff=dt.date(2025, 12, 31),
+        vault_key=VAULT_KEY,
+        warehouse_key=WAREHOUSE_KEY,
+    )
+    _ingest_encrypted(settings, OLD)
+
+    def ids() -> set[str]:
+        con = open_warehouse(settings.warehouse_path, read_only=True, key=WAREHOUSE_KEY)
+        try:
+            rows = con.execute(
+                "select person_id from raw.servizi_sociali where person_id is not null"
+            ).fetchall()
+            return {r[0] for r in rows}
+        finally:
+            con.close()
+
+    old_ids = ids()
+
+    def builder(staged: Settings, after_ingest) -> bool:
+        assert staged.warehouse_key == WAREHOUSE_KEY
+        _ingest_encrypted(staged, staged.require_key())
+        after_ingest()
+        return True
+
+    report = rotate_key(settings, NEW, builder)
+    assert is_encrypted(settings.warehouse_path) is True
+    new_ids = ids()
+    assert len(new_ids) == len(old_ids) > 5 and not new_ids & old_ids
+    assert report.persons > 5
+    data = settings.warehouse_path.read_bytes()
+    assert not [i for i in new_ids | old_ids if i.encode() in data]

@@ -83,3 +83,43 @@ def test_the_wrapper_runs_dbt_and_passes_on_its_exit_code(tmp_path: Path):
         [tool_path("lavoro-dbt"), "no-such-command"], env=env, capture_output=True, text=True
     )
     assert failed.returncode != 0
+
+
+WAREHOUSE_KEY = "chiave-del-magazzino-di-prova-0123456789ab"
+
+
+def test_the_warehouse_key_is_the_one_secret_dbt_gets_and_it_encrypts_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """With LAVORO_WAREHOUSE_KEY set dbt gets it (it writes the warehouse, now encrypted at
+    rest, through the profile's target `cifrato`), and still none of the other secrets."""
+    from lavoro_debole.ingest.warehouse_db import is_encrypted, open_warehouse
+
+    for name, value in {**SECRETS, **NEEDED}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LAVORO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAVORO_WAREHOUSE_KEY", WAREHOUSE_KEY)
+    assert dbt_environment()["LAVORO_WAREHOUSE_KEY"] == WAREHOUSE_KEY
+    assert not set(SECRETS) & set(dbt_environment())
+    names = sorted([*SECRETS, *NEEDED, "LAVORO_DATA_DIR", "LAVORO_WAREHOUSE_KEY"])
+    invocation = DbtResource().cli(
+        ["run-operation", "environment_report", "--args", json.dumps({"names": names})]
+    )
+    events = [event.raw_event for event in invocation.stream_raw_events()]
+    [report] = [
+        msg
+        for msg in (event.get("info", {}).get("msg", "") for event in events)
+        if msg.startswith("variabili visibili:")
+    ]
+    visible = sorted(filter(None, report.removeprefix("variabili visibili:").strip().split(",")))
+    assert invocation.is_successful()
+    assert visible == sorted([*NEEDED, "LAVORO_DATA_DIR", "LAVORO_WAREHOUSE_KEY"])
+    # dbt opened the warehouse through the encrypted target: the file it made needs the key
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert is_encrypted(warehouse) is True
+    open_warehouse(warehouse, read_only=True, key=WAREHOUSE_KEY.encode()).close()
+    # and dbt's own output and files never hold the key
+    assert WAREHOUSE_KEY not in json.dumps(events)
+    written = [p for p in (tmp_path, invocation.target_path) if p.is_dir()]
+    for path in (f for root in written for f in root.rglob("*") if f.is_file()):
+        assert WAREHOUSE_KEY.encode() not in path.read_bytes(), path.name

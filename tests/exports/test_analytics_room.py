@@ -105,8 +105,14 @@ def _escapes(room) -> dict[str, str]:
     """Statements that would reach beyond the copy, each of which must fail."""
     data_dir = room["data_dir"]
     inbox_file = next(p for p in (data_dir / "inbox").rglob("*") if p.is_file())
+    # A plain DuckDB file an analyst could open anywhere else: refused only because
+    # external access is off (the warehouse is refused for its key as well).
+    plain = room["analytics_dir"].parent / "piano.duckdb"
+    if not plain.exists():
+        duckdb.connect(str(plain)).close()
     return {
         "attach": f"attach '{data_dir / 'warehouse.duckdb'}' as w (read_only)",
+        "attach_plain": f"attach '{plain}' as p (read_only)",
         "attach_vault": f"attach '{data_dir / 'vault.duckdb'}' as v",
         "read_blob": f"select count(*) from read_blob('{inbox_file}')",
         "read_csv": f"select count(*) from read_csv('{data_dir / 'manifest.json'}')",
@@ -145,12 +151,24 @@ def test_lavoro_analisi_runs_a_query_read_only_with_external_access_off(room):
 
 @pytest.mark.parametrize(
     "escape",
-    ["attach", "attach_vault", "read_blob", "read_csv", "copy_to", "set_external", "unlock"],
+    [
+        "attach",
+        "attach_plain",
+        "attach_vault",
+        "read_blob",
+        "read_csv",
+        "copy_to",
+        "set_external",
+        "unlock",
+    ],
 )
 def test_lavoro_analisi_refuses_every_way_out(room, escape):
     completed = _analisi(room, "-c", _escapes(room)[escape])
     assert completed.returncode != 0
-    assert "Error" in completed.stdout + completed.stderr
+    said = completed.stdout + completed.stderr
+    assert "Error" in said
+    if escape == "attach_plain":
+        assert "disabled" in said.lower(), said
     assert not (room["analytics_dir"].parent / "fuori.csv").exists()
 
 
@@ -161,8 +179,10 @@ def test_python_as_the_guide_says_refuses_every_way_out(room):
     try:
         assert con.execute("select count(*) from marts.indicator_values").fetchone()[0] > 0
         for name, statement in _escapes(room).items():
-            with pytest.raises(duckdb.Error):
+            with pytest.raises(duckdb.Error) as refused:
                 con.execute(statement)
+            if name == "attach_plain":
+                assert "disabled" in str(refused.value).lower(), str(refused.value)
             assert not (room["analytics_dir"].parent / "fuori.csv").exists(), name
         # While an analyst holds the copy open, the pipeline still writes the warehouse.
         writer = _warehouse(room, read_only=False)

@@ -274,12 +274,13 @@ def add_desk_file(data_dir: Path, other: Path) -> str:
 # --- the whole benchmark ----------------------------------------------------------
 
 
-def say(text: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
-
-
-def bench(workdir: Path, national: int, small: int) -> dict:
+def bench(workdir: Path, national: int, small: int, raw: Path) -> dict:
     results: dict = {"national": national, "small": small, "demo": DEMO_PERSONS}
+
+    def say(text: str) -> None:
+        # the figures so far kept at each step: a report can be made of them (--from-json)
+        raw.write_text(json.dumps(results, indent=1), encoding="utf-8")
+        print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
     demo = generated(workdir, DEMO_PERSONS)
     other = generated(workdir, DEMO_PERSONS, seed=2)
@@ -415,6 +416,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--since", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--wrap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--from-json", type=Path, help="only the report, of earlier raw figures")
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.wrap:
@@ -430,7 +432,11 @@ def main() -> None:
     national, small = (3_000, 500) if args.quick else (200_000, 2_000)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    results = bench(args.workdir, national, small)
+    raw = args.workdir / ("results_quick.json" if args.quick else "results_all.json")
+    if args.from_json:
+        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+    else:
+        results = bench(args.workdir, national, small, raw)
     table = report(results)
     print(table)
     if not args.quick:
@@ -438,8 +444,8 @@ def main() -> None:
             "# Benchmark figures (`make bench`)\n\n" + table + "\n", encoding="utf-8"
         )
         print(f"\nwritten to {args.results}")
-    raw = args.workdir / ("results_quick.json" if args.quick else "results_all.json")
-    raw.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if not args.from_json:
+        raw.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -328,6 +328,21 @@ def machine() -> str:
 
 
 def report(r: dict) -> str:
+    """The tables; a case not measured (a run stopped half-way) is said so."""
+    missing = {"wall_seconds": float("nan"), "cpu_seconds": float("nan"), "seconds": float("nan")}
+    missing.update(peak_tree_mib=float("nan"), max_single_mib=float("nan"), ok=False, rows=0)
+    missing.update(steps=[], by_format={})
+    for key in (
+        "read_fastexcel",
+        "read_calamine",
+        "ingest",
+        "national_run",
+        "demo_clean",
+        "demo_one_new",
+        "demo_nothing_new",
+        "small_run",
+    ):
+        r.setdefault(key, {**missing, "rows": {} if key.startswith("read") else 0})
     n, s = r["national"], r["small"]
     fx, cal, ing = r["read_fastexcel"], r["read_calamine"], r["ingest"]
     run, clean = r["national_run"], r["demo_clean"]
@@ -337,6 +352,8 @@ def report(r: dict) -> str:
             f" (×{res['wall_seconds'] / base['wall_seconds']:.2f} the clean run)" if base else ""
         )
         ok = "" if res["ok"] else " **failed**"
+        if res["wall_seconds"] != res["wall_seconds"]:  # nan: the benchmark stopped before
+            ok = " **not measured**"
         return (
             f"| {case} | {res['wall_seconds']:.1f} s{ratio}{ok} | {res['cpu_seconds']:.1f} s "
             f"| {_gib(res['peak_tree_mib'])} "

@@ -274,7 +274,11 @@ def add_desk_file(data_dir: Path, other: Path) -> str:
 # --- the whole benchmark ----------------------------------------------------------
 
 
-def bench(workdir: Path, national: int, small: int, raw: Path) -> dict:
+CASES = ("demo", "small_run", "read", "ingest", "national_run")
+"""What ``--only`` can choose (demo: its three runs; read: both plain reads)."""
+
+
+def bench(workdir: Path, national: int, small: int, raw: Path, cases: set[str]) -> dict:
     results: dict = {"national": national, "small": small, "demo": DEMO_PERSONS}
 
     def say(text: str) -> None:
@@ -282,33 +286,39 @@ def bench(workdir: Path, national: int, small: int, raw: Path) -> dict:
         raw.write_text(json.dumps(results, indent=1), encoding="utf-8")
         print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
-    demo = generated(workdir, DEMO_PERSONS)
-    other = generated(workdir, DEMO_PERSONS, seed=2)
-    run_dir = fresh_run_dir(demo, f"run_{DEMO_PERSONS}")
-    results["demo_clean"] = lavoro_run(run_dir)
-    say(f"demo clean run {results['demo_clean']['wall_seconds']:.1f} s")
-    results["demo_nothing_new"] = lavoro_run(run_dir)
-    say(f"demo, nothing new {results['demo_nothing_new']['wall_seconds']:.1f} s")
-    add_desk_file(run_dir, other)
-    results["demo_one_new"] = lavoro_run(run_dir)
-    say(f"demo, one new desk file {results['demo_one_new']['wall_seconds']:.1f} s")
+    if "demo" in cases:
+        demo = generated(workdir, DEMO_PERSONS)
+        other = generated(workdir, DEMO_PERSONS, seed=2)
+        run_dir = fresh_run_dir(demo, f"run_{DEMO_PERSONS}")
+        results["demo_clean"] = lavoro_run(run_dir)
+        say(f"demo clean run {results['demo_clean']['wall_seconds']:.1f} s")
+        results["demo_nothing_new"] = lavoro_run(run_dir)
+        say(f"demo, nothing new {results['demo_nothing_new']['wall_seconds']:.1f} s")
+        add_desk_file(run_dir, other)
+        results["demo_one_new"] = lavoro_run(run_dir)
+        say(f"demo, one new desk file {results['demo_one_new']['wall_seconds']:.1f} s")
 
-    small_dir = generated(workdir, small)
-    results["small_run"] = lavoro_run(fresh_run_dir(small_dir, f"run_{small}"))
-    say(f"{small} persons run {results['small_run']['wall_seconds']:.1f} s")
+    if "small_run" in cases:
+        small_dir = generated(workdir, small)
+        results["small_run"] = lavoro_run(fresh_run_dir(small_dir, f"run_{small}"))
+        say(f"{small} persons run {results['small_run']['wall_seconds']:.1f} s")
 
     big = generated(workdir, national)
-    results["read_fastexcel"] = measure_phase("read-fastexcel", big)
-    say(f"read (fastexcel) {results['read_fastexcel']['seconds']:.1f} s")
-    results["read_calamine"] = measure_phase("read-calamine", big)
-    say(f"read (calamine) {results['read_calamine']['seconds']:.1f} s")
-    results["ingest"] = measure_ingest(big)
-    results["ingest"].pop("timeline", None)
-    say(f"ingest {results['ingest']['seconds']:.1f} s")
-    for key in ("read_fastexcel", "read_calamine"):
-        results[key].pop("timeline", None)
-    results["national_run"] = lavoro_run(fresh_run_dir(big, f"run_{national}"))
-    say(f"{national} persons run {results['national_run']['wall_seconds']:.1f} s")
+    if "read" in cases:
+        for key, phase in (
+            ("read_fastexcel", "read-fastexcel"),
+            ("read_calamine", "read-calamine"),
+        ):
+            results[key] = measure_phase(phase, big)
+            results[key].pop("timeline", None)
+            say(f"{phase} {results[key]['seconds']:.1f} s")
+    if "ingest" in cases:
+        results["ingest"] = measure_ingest(big)
+        results["ingest"].pop("timeline", None)
+        say(f"ingest {results['ingest']['seconds']:.1f} s")
+    if "national_run" in cases:
+        results["national_run"] = lavoro_run(fresh_run_dir(big, f"run_{national}"))
+        say(f"{national} persons run {results['national_run']['wall_seconds']:.1f} s")
     return results
 
 
@@ -433,7 +443,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--since", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--wrap", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--from-json", type=Path, help="only the report, of earlier raw figures")
+    parser.add_argument(
+        "--from-json", type=Path, nargs="+", help="only the report, of earlier raw figures"
+    )
+    parser.add_argument(
+        "--only", choices=CASES, nargs="+", default=list(CASES), help="measure only these cases"
+    )
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.wrap:
@@ -449,11 +464,16 @@ def main() -> None:
     national, small = (3_000, 500) if args.quick else (200_000, 2_000)
     args.workdir = args.workdir.resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    raw = args.workdir / ("results_quick.json" if args.quick else "results_all.json")
+    name = "results_quick" if args.quick else "results_all"
+    if set(args.only) != set(CASES):
+        name += "_" + "_".join(args.only)
+    raw = args.workdir / f"{name}.json"
     if args.from_json:
-        results = json.loads(args.from_json.read_text(encoding="utf-8"))
+        results = {}
+        for path in args.from_json:  # later files add to (or replace) earlier ones
+            results.update(json.loads(path.read_text(encoding="utf-8")))
     else:
-        results = bench(args.workdir, national, small, raw)
+        results = bench(args.workdir, national, small, raw, set(args.only))
     table = report(results)
     print(table)
     if not args.quick:

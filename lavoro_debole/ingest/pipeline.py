@@ -407,8 +407,6 @@ class _RowNames:
         self._rows = part.sheet.rows
         self._data_rows = part.data_rows
         self._cache: dict[int, list[frozenset[str]]] = {}
-        self._cell_tokens: dict[object, frozenset[str]] = {}
-        """Each distinct name cell's words, folded once: a name recurs on many rows."""
 
     @classmethod
     def of(cls, part: _SheetRows) -> _RowNames | None:
@@ -427,25 +425,10 @@ class _RowNames:
             people = [
                 tokens
                 for indices in self._groups
-                if len(tokens := self._tokens([row[i] for i in indices if i < len(row)])) >= 2
+                if len(tokens := name_tokens(row[i] for i in indices if i < len(row))) >= 2
             ]
             self._cache[index] = people
         return any(len(words & person) >= 2 for person in people)
-
-    def _tokens(self, cells: list[object]) -> frozenset[str]:
-        """``name_tokens(cells)``: the union of each cell's own words, each cell folded once."""
-        cache = self._cell_tokens
-        parts = []
-        for cell in cells:
-            try:
-                tokens = cache.get(cell)
-            except TypeError:  # an unhashable cell: folded every time
-                tokens = name_tokens([cell])
-            else:
-                if tokens is None:
-                    tokens = cache[cell] = name_tokens([cell])
-            parts.append(tokens)
-        return parts[0] if len(parts) == 1 else frozenset().union(*parts)
 
 
 # --------------------------------------------------------------------------- the file

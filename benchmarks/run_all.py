@@ -217,7 +217,11 @@ Path(sys.argv[3]).write_text(json.dumps(phase_ingest(Path(sys.argv[2]))))
 
 
 def run_env(data_dir: Path) -> dict[str, str]:
+    extra = {}
+    if os.environ.get("LAVORO_DUCKDB_MEMORY_LIMIT"):  # as the operator set it
+        extra["LAVORO_DUCKDB_MEMORY_LIMIT"] = os.environ["LAVORO_DUCKDB_MEMORY_LIMIT"]
     return {
+        **extra,
         "LAVORO_DATA_DIR": str(data_dir),
         "LAVORO_PSEUDONYM_KEY": KEY,
         "LAVORO_VAULT_KEY": VAULT_KEY,
@@ -280,6 +284,7 @@ CASES = ("demo", "small_run", "read", "ingest", "national_run")
 
 def bench(workdir: Path, national: int, small: int, raw: Path, cases: set[str]) -> dict:
     results: dict = {"national": national, "small": small, "demo": DEMO_PERSONS}
+    results["memory_limit"] = os.environ.get("LAVORO_DUCKDB_MEMORY_LIMIT", "default")
 
     def say(text: str) -> None:
         # the figures so far kept at each step: a report can be made of them (--from-json)

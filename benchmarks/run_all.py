@@ -344,6 +344,7 @@ def machine() -> str:
 
 def report(r: dict) -> str:
     """The tables; a case not measured (a run stopped half-way) is said so."""
+    r = dict(r)  # the raw figures stay as measured
     missing = {"wall_seconds": float("nan"), "cpu_seconds": float("nan"), "seconds": float("nan")}
     missing.update(peak_tree_mib=float("nan"), max_single_mib=float("nan"), ok=False, rows=0)
     missing.update(steps=[], by_format={})
@@ -432,9 +433,9 @@ def report(r: dict) -> str:
             "|---|---:|---:|",
         ]
         for step in res["steps"]:
-            lines.append(
-                f"| {step['step']} | {step['seconds']:.1f} | {step['peak_tree_mib']:.0f} |"
-            )
+            peak = step["peak_tree_mib"]
+            shown = "—" if peak != peak else f"{peak:.0f}"  # nan: shorter than one sample
+            lines.append(f"| {step['step']} | {step['seconds']:.1f} | {shown} |")
     return "\n".join(lines)
 
 

@@ -48,8 +48,9 @@ format: $(STAMP)
 ui: install
 	$(BIN)/lavoro ui
 
+# Every line of issue 14's table (minutes at 200,000 persons); BENCH_ARGS=--quick for a try.
 bench: install
-	$(BIN)/python benchmarks/ingest_benchmark.py
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -29,7 +29,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from benchmarks.ingest_benchmark import KEY  # noqa: E402
+from benchmarks.ingest_benchmark import KEY, _fresh_warehouse  # noqa: E402
 
 
 def hostile_files(bomb_bytes: int) -> dict[tuple[str, str], bytes]:
@@ -68,15 +68,10 @@ def _xls_bytes() -> bytes:
 
 
 def phase_ingest(data_dir: Path) -> dict:
-    import duckdb
-
     from lavoro_debole.ingest.pipeline import ingest_feed
     from lavoro_debole.schemas import FEEDS
 
-    warehouse = data_dir / "warehouse.duckdb"
-    warehouse.unlink(missing_ok=True)
-    Path(f"{warehouse}.wal").unlink(missing_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = _fresh_warehouse(data_dir)
     start = time.perf_counter()
     refused = {}
     for feed in FEEDS:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KEY = "benchmark-key-not-secret-0123456789abcdef"
+VAULT_KEY = "benchmark-vault-key-not-secret-0123456789ab"
 
 
 def _format_of(path: Path) -> str:
@@ -76,12 +77,17 @@ def phase_read(data_dir: Path) -> dict:
 
 
 def _fresh_warehouse(data_dir: Path):
+    """A new warehouse with a new vault attached, as the ingest asset opens them."""
     import duckdb
 
-    warehouse = data_dir / "warehouse.duckdb"
-    warehouse.unlink(missing_ok=True)
-    Path(f"{warehouse}.wal").unlink(missing_ok=True)
-    return duckdb.connect(str(warehouse))
+    from lavoro_debole.ingest.vault import attach_vault
+
+    for name in ("warehouse.duckdb", "vault.duckdb"):
+        (data_dir / name).unlink(missing_ok=True)
+        (data_dir / f"{name}.wal").unlink(missing_ok=True)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    attach_vault(con, data_dir / "vault.duckdb", VAULT_KEY.encode())
+    return con
 
 
 def phase_ingest(data_dir: Path) -> dict:

@@ -33,6 +33,7 @@ from lavoro_debole.ingest.identifiers import employer_columns, person_columns
 from lavoro_debole.ingest.inbox import LINK_REASON, Link, walk_feed_dir
 from lavoro_debole.ingest.keys import ensure_key
 from lavoro_debole.ingest.personal import (
+    _PARTICLES,
     CF,
     EMAIL,
     PHONE,
@@ -422,6 +423,8 @@ class _RowNames:
         people = self._cache.get(index)
         if people is None:
             row = self._rows[self._data_rows[index]]
+            if not self._may_name(row, words):
+                return False
             people = [
                 tokens
                 for indices in self._groups
@@ -429,6 +432,33 @@ class _RowNames:
             ]
             self._cache[index] = people
         return any(len(words & person) >= 2 for person in people)
+
+    def _may_name(self, row: list[object], words: set[str]) -> bool:
+        """False only when no person of ``row`` can hold two of ``words``: the check of
+        most rows, without folding their names.
+
+        A name's words (:func:`name_tokens`) are words of three letters or more that are
+        not particles; for a plain ASCII cell they are its runs of letters and digits,
+        lower-cased, so each is a substring of the lower-cased cell. Fewer than two such
+        words of ``words`` in the row's name cells: no person can match. A cell that is
+        not plain ASCII text (accents fold away) is always checked in full.
+        """
+        candidates = [w for w in words if len(w) >= 3 and w not in _PARTICLES]
+        if len(candidates) < 2:
+            return False
+        texts = []
+        for indices in self._groups:
+            for i in indices:
+                if i >= len(row):
+                    continue
+                cell = row[i]
+                if cell is None or isinstance(cell, bool | int | float):
+                    continue  # never a word of a name (name_tokens skips them)
+                if type(cell) is not str or not cell.isascii():
+                    return True
+                texts.append(cell.lower())
+        hay = "\x00".join(texts)
+        return sum(1 for w in candidates if w in hay) >= 2
 
 
 # --------------------------------------------------------------------------- the file

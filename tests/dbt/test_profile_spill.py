@@ -17,8 +17,10 @@ import yaml
 PROFILE = Path(__file__).resolve().parents[2] / "dbt_project" / "profiles.yml"
 
 
-def test_the_limits_are_given_when_the_database_opens():
-    output = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))["lavoro_debole"]["outputs"]["dev"]
+@pytest.mark.parametrize("target", ["dev", "cifrato"])
+def test_the_limits_are_given_when_the_database_opens(target: str):
+    outputs = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))["lavoro_debole"]["outputs"]
+    output = outputs[target]
     assert {"memory_limit", "temp_directory"} <= set(output["config_options"])
     assert not {"memory_limit", "temp_directory"} & set(output.get("settings") or {})
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lavoro_debole.exports.model import KEY_COLUMNS
+from lavoro_debole.exports.names import feed_name
 
 RELEASES_DDL = """
 create table if not exists ops.releases (
@@ -399,7 +400,7 @@ def files_since(con: duckdb.DuckDBPyConnection, received_seq: int | float | None
         " and status <> 'rejected' group by feed order by feed",
         [int(received_seq)],
     ).fetchall()
-    return ", ".join(f"{feed} {n}" for feed, n in rows)
+    return ", ".join(f"{feed_name(feed)}: {n} file" for feed, n in rows)
 
 
 def inbox_state(con: duckdb.DuckDBPyConnection) -> int:

@@ -953,6 +953,7 @@ class _Writer:
             "IC 95% inferiore",
             "IC 95% superiore",
             "Rivisto",
+            "Codice categoria",
         ]
         for c, h in enumerate(headers, start=1):
             put(ws, 1, c, h, font=Font(bold=True))
@@ -975,7 +976,9 @@ class _Writer:
             put(ws, r, 2, indicator_info(ind).name)
             put(ws, r, 3, period_label(period))
             put(ws, r, 4, BREAKDOWN_LABELS.get(breakdown, breakdown))
-            put(ws, r, 5, "Totale" if category == TOTAL else category)
+            # the name the visible sheets show; the code as the data have it, to join on
+            put(ws, r, 5, category_label(breakdown, category))
+            put(ws, r, 12, str(category))
             if row[9]:
                 put(ws, r, 6, SUPPRESSED)
             else:
@@ -992,7 +995,7 @@ class _Writer:
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
         ws.freeze_panes = "A2"
-        widths = {1: 8, 2: 40, 3: 12, 4: 26, 5: 30} | {c: 13 for c in range(6, 12)}
+        widths = {1: 8, 2: 40, 3: 12, 4: 26, 5: 30} | {c: 13 for c in range(6, 12)} | {12: 30}
         widths |= {9: 17, 10: 17}  # "IC 95% inferiore" / "superiore" fit their column
         _print_ready(ws, "1:1", widths)
         ws.page_setup.orientation = "landscape"

@@ -76,9 +76,10 @@ def _read_workbook(path: Path, periods: list[str]) -> pd.DataFrame:
     breakdowns = {v: k for k, v in BREAKDOWN_LABELS.items()}
     ws = openpyxl.load_workbook(path, read_only=True)["Dati"]
     out = []
-    for code, _name, period, breakdown, category, value, *_ in ws.iter_rows(
-        min_row=2, values_only=True
-    ):
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        # the category's code (column "Codice categoria"), not the name shown beside it
+        code, _name, period, breakdown, _label, value, *_ = row
+        category = row[11]
         if code is None or str(code).startswith("Q"):
             continue
         bd = breakdowns.get(breakdown, breakdown)

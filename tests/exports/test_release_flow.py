@@ -114,7 +114,9 @@ def test_a_revision_is_a_new_release_marked_r_with_its_reasons(warehouse, tmp_pa
     wb = openpyxl.load_workbook(second.release.workbook_path)
     rows = [[c.value for c in row] for row in wb["Revisioni"].iter_rows(min_row=8)]
     assert len(rows) == 1 and rows[0][0] == "A1" and rows[0][4] == "Totale"
-    assert "servizi_sociali 1" in rows[0][7] and "rilascio 1 del 2024-Q3" in rows[0][7]
+    # the reason names the partner's feed as the funder knows it, never an internal id
+    assert "Prese in carico dei servizi sociali: 1 file" in rows[0][7]
+    assert "servizi_sociali" not in rows[0][7] and "rilascio 1 del 2024-Q3" in rows[0][7]
     sheet, coordinate = second.export.layout.cells[("A1", "2024-Q3", "totale", "totale", "value")]
     cell = wb[sheet][coordinate]
     assert isinstance(cell.value, int | float) and cell.number_format.endswith('" r"')

@@ -16,6 +16,7 @@ import pytest
 from export_tables import PERIOD, rate, row, synthetic_mart
 
 from lavoro_debole.exports.catalogue import indicator_info
+from lavoro_debole.exports.names import category_label
 from lavoro_debole.exports.profiles import profile_from_dict
 from lavoro_debole.exports.publish import (
     AuditFailedError,
@@ -305,7 +306,7 @@ def test_the_data_sheet_holds_every_shown_cell_as_a_filterable_table(export, pro
     ws = wb["Dati"]
     assert list(ws.tables) == ["Dati"]
     table = ws.tables["Dati"]
-    assert table.ref == f"A1:K{len(shown) + 1}"
+    assert table.ref == f"A1:L{len(shown) + 1}"
     header = [c.value for c in ws[1]]
     assert header[:6] == [
         "Codice",
@@ -315,17 +316,19 @@ def test_the_data_sheet_holds_every_shown_cell_as_a_filterable_table(export, pro
         "Categoria",
         "Valore",
     ]
+    assert header[11] == "Codice categoria"
     assert len(list(ws.iter_rows(min_row=2, values_only=True))) == len(shown)
     for cell in shown.itertuples(index=False):
-        category = "Totale" if cell.category == "totale" else cell.category
         candidates = [
             r
             for r in ws.iter_rows(min_row=2, values_only=True)
             if r[0] == cell.indicator_id
             and r[2] == period_label(cell.period)
-            and r[4] == category
+            and r[11] == cell.category
             and (r[3] == "Totale") == (cell.breakdown == "totale")
         ]
+        # the name the visible sheets show, beside the code
+        assert {r[4] for r in candidates} == {category_label(cell.breakdown, cell.category)}
         assert candidates, (cell.indicator_id, cell.period, cell.breakdown, cell.category)
         values = {r[5] for r in candidates}
         if cell.suppressed:

@@ -89,6 +89,10 @@ class CheckFailure:
     lines: list[str]
 
 
+EMPTY_METADATA = "Indicatori senza dati pubblicabili"
+"""The export assets' metadata entry that names the indicators a workbook leaves empty."""
+
+
 @dataclass
 class RunReport:
     """What the runs of one ``lavoro run`` did, read from their events."""
@@ -98,6 +102,8 @@ class RunReport:
     checks: list[CheckFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     output_tail: list[str] = field(default_factory=list)
+    #: workbook -> what it leaves without a publishable figure (export_assets' metadata)
+    empty: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def failed_checks(self) -> list[CheckFailure]:
@@ -296,6 +302,13 @@ def _collect(result: dg.ExecuteInProcessResult, report: RunReport) -> None:
                 lines=[line for line in lines if line],
             )
         )
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        told = materialization.metadata.get(EMPTY_METADATA)
+        text = str(getattr(told, "value", told) or "")
+        if told is not None and text and text != "nessuno":
+            lines = [mask_personal(line.strip()) for line in text.splitlines() if line.strip()]
+            report.empty[materialization.asset_key.to_user_string()] = lines
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None and error.cause is not None and "Failure" not in error.cls_name:
@@ -501,6 +514,15 @@ def print_summary(
                 print(f"    - {line}")
             if not shown:
                 print("    - i file rifiutati elencati sopra")
+    if report.empty:
+        print(
+            "\nIndicatori senza dati pubblicabili nei rilasci candidati "
+            "(da sapere prima di approvare):"
+        )
+        for asset, lines in report.empty.items():
+            print(f"  {asset}:")
+            for line in lines:
+                print(f"    - {line}")
     workbooks = []
     if settings.exports_dir.exists() and started is not None:
         workbooks = [

@@ -14,6 +14,7 @@ import pytest
 from lavoro_debole.exports.profiles import profile_from_dict
 from lavoro_debole.orchestration.export_assets import build_export_asset, indicator_published
 from lavoro_debole.orchestration.resources import WarehouseResource
+from lavoro_debole.orchestration.run import EMPTY_METADATA, RunReport, _collect
 from tests.exports.export_tables import row, synthetic_mart
 from tests.factories import KEY, VAULT_KEY
 
@@ -83,3 +84,9 @@ def test_the_steward_is_told_in_the_run(warehouse: Path) -> None:
     for text in (said, warnings[0]):
         words = set(text.replace(",", " ").replace(".", " ").replace(")", " ").split())
         assert not {"1", "2", "3", "4", "10"} & words
+    # and lavoro run's summary says the same, under the workbook's asset
+    report = RunReport()
+    _collect(result, report)
+    lines = [line.strip() for line in said.splitlines() if line.strip()]
+    assert report.empty == {asset.key.to_user_string(): lines}
+    assert materialization.metadata.get(EMPTY_METADATA) is not None

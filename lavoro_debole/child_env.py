@@ -76,10 +76,37 @@ def real_dbt() -> str:
     raise SystemExit("lavoro-dbt: dbt non trovato nel PATH né accanto a questo Python.")
 
 
+QUIET_LOGGING_BOOT = (
+    "import logging, sys; logging.raiseExceptions = False; "
+    "from dbt.cli.main import cli; sys.argv[0] = 'dbt'; sys.exit(cli())"
+)
+"""dbt's own console script, with one change: a log handler that cannot write (dbt.log
+on a full disk) stays silent instead of printing Python's "--- Logging error ---"
+traceback into the run's output; dbt's error itself still says what happened."""
+
+
+def _console_script_python(dbt: str) -> str | None:
+    """The Python of ``dbt`` when it is dbt's own console script (``dbt.cli.main``),
+    else None (another program named dbt is started as it is)."""
+    try:
+        with open(dbt, "rb") as handle:
+            head = handle.read(1024)
+    except OSError:
+        return None
+    first = head.split(b"\n", 1)[0]
+    if not first.startswith(b"#!") or b"from dbt.cli.main import cli" not in head:
+        return None
+    python = first[2:].strip().decode("utf-8", "replace")
+    return python if " " not in python and os.access(python, os.X_OK) else None
+
+
 def main() -> None:
     """``lavoro-dbt ARGS...``: dbt ARGS..., in a minimal environment (this process is
     replaced by dbt, so signals and the exit code are dbt's own)."""
     dbt = real_dbt()
+    python = _console_script_python(dbt)
+    if python is not None:
+        os.execve(python, [python, "-c", QUIET_LOGGING_BOOT, *sys.argv[1:]], dbt_environment())
     os.execve(dbt, [dbt, *sys.argv[1:]], dbt_environment())
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import logging
 import re
 import sys
 import time
@@ -281,9 +282,34 @@ def _execute(
     return result
 
 
+def without_tracebacks(lines: list[str]) -> list[str]:
+    """The lines without Python's tracebacks and logging-error reports (a handler that
+    could not write, on a full disk): the steward reads what happened, never frames,
+    code lines or a failed log call's arguments. The exception's own line stays."""
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        text = line.strip()
+        if text.startswith("Traceback (most recent call last)") or text in (
+            "--- Logging error ---",
+            "Call stack:",
+        ):
+            inside = True
+            continue
+        if text.startswith(("During handling of the above exception", "The above exception")):
+            continue  # between two chained tracebacks
+        if inside:
+            frame = line.startswith((" ", "\t")) or text.startswith("^")
+            if frame or text.startswith(("Message: ", "Arguments: ")) or not text:
+                continue
+            inside = False
+        out.append(line)
+    return out
+
+
 def _tail(captured: str, progress: Progress) -> list[str]:
     lines = [mask_personal(strip_ansi(line)).rstrip() for line in captured.splitlines()]
-    lines = [line for line in lines if line.strip()]
+    lines = without_tracebacks([line for line in lines if line.strip()])
     return lines[-TAIL_LINES:] if lines else list(progress.log_tail)
 
 
@@ -352,6 +378,9 @@ def run_everything(settings: Settings, verbose: bool = False, full: bool = False
     from lavoro_debole.orchestration.definitions import ALL_ASSETS, ALL_CHECKS, partitioned_assets
     from lavoro_debole.orchestration.partitions import add_quarters, complete_quarters
 
+    # A log handler that cannot write (a full disk) stays silent: no "--- Logging error ---"
+    # traceback on the steward's terminal; the step's own error says what happened.
+    logging.raiseExceptions = False
     started = time.time()
     _, seq_before = _warehouse_state(settings)
     instance = dg.DagsterInstance.get()

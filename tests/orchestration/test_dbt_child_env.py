@@ -123,3 +123,34 @@ def test_the_warehouse_key_is_the_one_secret_dbt_gets_and_it_encrypts_the_wareho
     written = [p for p in (tmp_path, invocation.target_path) if p.is_dir()]
     for path in (f for root in written for f in root.rglob("*") if f.is_file()):
         assert WAREHOUSE_KEY.encode() not in path.read_bytes(), path.name
+
+
+def test_dbt_s_own_script_starts_with_silent_log_handlers(tmp_path):
+    """dbt.log on a full disk: Python's "--- Logging error ---" traceback must not reach
+    the run's output. dbt's console script is started through a boot line that turns
+    that report off; any other program named dbt is started as it is."""
+    import subprocess
+    import sys
+
+    from lavoro_debole.child_env import QUIET_LOGGING_BOOT, _console_script_python
+
+    script = tmp_path / "dbt"
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom dbt.cli.main import cli\nsys.exit(cli())\n"
+    )
+    script.chmod(0o755)
+    assert _console_script_python(str(script)) == sys.executable
+    other = tmp_path / "altro"
+    other.write_text("#!/bin/sh\necho dbt\n")
+    other.chmod(0o755)
+    assert _console_script_python(str(other)) is None
+    assert _console_script_python(str(tmp_path / "missing")) is None
+    # the boot line runs dbt itself, with logging's error reports off
+    probe = QUIET_LOGGING_BOOT.replace(
+        "sys.exit(cli())", "print(logging.raiseExceptions); sys.exit(cli())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "False" and "installed" in done.stdout

@@ -21,6 +21,7 @@ import io
 import logging
 import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -366,6 +367,16 @@ def _warehouse_state(settings: Settings) -> tuple[int, int]:
         con.close()
 
 
+def _one_line_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    kind = type(unraisable.exc_value).__name__ if unraisable.exc_value is not None else "?"
+    print(f"Errore ignorato ({kind}): {one_line(str(unraisable.exc_value))}", file=sys.stderr)
+
+
+def _one_line_thread_error(args: threading.ExceptHookArgs) -> None:
+    kind = args.exc_type.__name__ if args.exc_type is not None else "?"
+    print(f"Errore in un thread ({kind}): {one_line(str(args.exc_value))}", file=sys.stderr)
+
+
 def run_everything(settings: Settings, verbose: bool = False, full: bool = False) -> int:
     """Ingest, build and publish; last, the funder workbooks for the last quarter complete
     by the cut-off date. Returns the exit code.
@@ -381,6 +392,10 @@ def run_everything(settings: Settings, verbose: bool = False, full: bool = False
     # A log handler that cannot write (a full disk) stays silent: no "--- Logging error ---"
     # traceback on the steward's terminal; the step's own error says what happened.
     logging.raiseExceptions = False
+    # Likewise an error Python can only report (a generator closed on a full disk, a
+    # thread's exception): its one line, never a traceback.
+    sys.unraisablehook = _one_line_unraisable
+    threading.excepthook = _one_line_thread_error
     started = time.time()
     _, seq_before = _warehouse_state(settings)
     instance = dg.DagsterInstance.get()

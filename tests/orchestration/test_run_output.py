@@ -60,3 +60,30 @@ def test_chained_tracebacks_keep_each_exception_line_and_nothing_else():
 def test_lines_without_a_traceback_are_untouched():
     lines = ["Ingest cfp: 3 file", "  rientro voluto", "dbt: 199 nodi"]
     assert without_tracebacks(lines) == lines
+
+
+def test_an_error_python_can_only_report_is_one_line(capsys):
+    """A generator closed on a full disk (dagster-dbt's, seen in CI): one line, no frames."""
+    import gc
+    import sys
+
+    from lavoro_debole.orchestration.run import _one_line_unraisable
+
+    def stubborn():
+        try:
+            yield 1
+        except GeneratorExit:
+            yield 2  # "generator ignored GeneratorExit"
+
+    before = sys.unraisablehook
+    sys.unraisablehook = _one_line_unraisable
+    try:
+        gen = stubborn()
+        next(gen)
+        del gen
+        gc.collect()
+    finally:
+        sys.unraisablehook = before
+    said = capsys.readouterr().err
+    assert said.strip() == "Errore ignorato (RuntimeError): generator ignored GeneratorExit"
+    assert "Traceback" not in said
